@@ -1,0 +1,103 @@
+"""The one place a SparkSession comes from.
+
+Local runs (the default) get a session tuned for a laptop. Under spark-submit or a
+Databricks-style job the session that exists is used as it is: telcoseg changes none of
+its settings, it only checks the one it depends on (a UTC session time zone).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from telcoseg.config import SparkSettings
+from telcoseg.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_UTC_NAMES = {"UTC", "ETC/UTC", "GMT", "ETC/GMT", "Z", "+00:00", "UTC+00:00", "ZULU"}
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+
+
+def _launched_by_spark_submit() -> bool:
+    # spark-submit starts the Python driver with a ready JVM gateway.
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def get_spark(settings: SparkSettings | None = None) -> SparkSession:
+    """Return the active session, the one spark-submit prepared, or a new local one."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        check_session(active)
+        return active
+    if _launched_by_spark_submit():
+        spark = SparkSession.builder.getOrCreate()
+        check_session(spark)
+        return spark
+    return build_local_session(settings or SparkSettings())
+
+
+def build_local_session(s: SparkSettings) -> SparkSession:
+    """A local session: AQE, UTC, few shuffle partitions, driver memory from config."""
+    # Executors (Python workers) must use this interpreter, which has the dependencies.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(s.master)
+        .appName(s.app_name)
+        .config("spark.driver.memory", s.driver_memory)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
+        .config("spark.sql.adaptive.advisoryPartitionSizeInBytes", s.advisory_partition_size)
+        .config("spark.sql.adaptive.skewJoin.enabled", "true")
+        .config("spark.sql.shuffle.partitions", str(s.shuffle_partitions))
+        .config("spark.sql.files.maxPartitionBytes", s.max_partition_bytes)
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", str(s.ui_enabled).lower())
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+    )
+    for key, value in s.extra.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(s.log_level)
+    log.info(
+        "local Spark %s master=%s driver_memory=%s shuffle_partitions=%s delta_native=%s",
+        spark.version,
+        s.master,
+        s.driver_memory,
+        s.shuffle_partitions,
+        has_delta_extension(spark),
+    )
+    return spark
+
+
+def check_session(spark: SparkSession) -> None:
+    """Refuse a session whose time zone is not UTC: local dates and hours would shift."""
+    tz = (spark.conf.get("spark.sql.session.timeZone") or "").upper()
+    if tz not in _UTC_NAMES:
+        raise ConfigError(
+            f"spark.sql.session.timeZone is {tz!r}; telcoseg needs UTC (set "
+            "--conf spark.sql.session.timeZone=UTC). Local time comes from the 'timezone' key "
+            "of the telcoseg config instead."
+        )
+
+
+def has_delta_extension(spark: SparkSession) -> bool:
+    """True when delta-spark's classes are loadable *and* the extension is configured."""
+    configured = DELTA_EXTENSION in (spark.conf.get("spark.sql.extensions", "") or "")
+    if not configured:
+        return False
+    jvm = spark.sparkContext._jvm  # noqa: SLF001 - the only way to ask the JVM's classpath
+    if jvm is None:  # Spark Connect: trust the configuration
+        return True
+    return bool(jvm.org.apache.spark.util.Utils.classIsLoadable(DELTA_EXTENSION))
