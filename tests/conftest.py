@@ -1,0 +1,37 @@
+"""One session-scoped local Spark for the whole test run; tables live under tmp_path."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+from pyspark.sql import SparkSession
+
+from telcoseg.config import SparkSettings
+from telcoseg.session import build_local_session
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = build_local_session(
+        SparkSettings(
+            master="local[2]",
+            app_name="telcoseg-tests",
+            driver_memory="3g",
+            shuffle_partitions=2,
+            extra={"spark.default.parallelism": "2", "spark.sql.adaptive.enabled": "false"},
+        )
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture()
+def hmac_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A throwaway pseudonymization key in the environment, as a deployment would set it."""
+    key = "test-key-not-secret-0123456789abcdef"
+    monkeypatch.setenv("TELCOSEG_HMAC_KEY", key)
+    return key

@@ -1,0 +1,51 @@
+from pathlib import Path
+
+import pytest
+
+from telcoseg.config import load_config
+from telcoseg.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_defaults_derive_paths_from_root(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, f"paths:\n  root: {tmp_path}/r\n"))
+    assert cfg.paths.landing == f"{tmp_path}/r/landing"
+    assert cfg.paths.table("silver", "cdr") == f"{tmp_path}/r/lake/silver/cdr"
+    assert cfg.paths.mlflow_tracking_uri == f"sqlite:///{tmp_path}/r/mlflow.db"
+    assert cfg.timezone == "UTC"
+
+
+def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
+    p = write(tmp_path, "spark:\n  driver_memry: 2g\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: unknown key 'spark\.driver_memry'"):
+        load_config(p)
+
+
+def test_bad_type_names_key(tmp_path: Path) -> None:
+    p = write(tmp_path, "spark:\n  shuffle_partitions: many\n")
+    with pytest.raises(ConfigError, match=r"spark\.shuffle_partitions must be an integer"):
+        load_config(p)
+
+
+def test_unknown_section_and_bad_timezone(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown section 'nonsense'"):
+        load_config(write(tmp_path, "nonsense: {}\n"))
+    with pytest.raises(ConfigError, match="not an IANA time zone"):
+        load_config(write(tmp_path, "timezone: Mars/Olympus\n"))
+
+
+def test_overrides_are_validated_too(tmp_path: Path) -> None:
+    p = write(tmp_path, "spark:\n  shuffle_partitions: 4\n")
+    assert load_config(p, ["spark.shuffle_partitions=16"]).spark.shuffle_partitions == 16
+    with pytest.raises(ConfigError, match="spark.ui_enabled must be true or false"):
+        load_config(p, ["spark.ui_enabled=maybe"])
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "absent.yaml")
