@@ -42,7 +42,7 @@ def test_unknown_section_and_bad_timezone(tmp_path: Path) -> None:
 def test_overrides_are_validated_too(tmp_path: Path) -> None:
     p = write(tmp_path, "spark:\n  shuffle_partitions: 4\n")
     assert load_config(p, ["spark.shuffle_partitions=16"]).spark.shuffle_partitions == 16
-    with pytest.raises(ConfigError, match="spark.ui_enabled must be true or false"):
+    with pytest.raises(ConfigError, match=r"spark\.ui_enabled must be true or false"):
         load_config(p, ["spark.ui_enabled=maybe"])
 
 

@@ -1,0 +1,785 @@
+"""Delta Lake tables, with or without delta-spark's jars.
+
+With the delta-spark extension on the classpath, Spark's own Delta engine does the work.
+Without it (the default here: no Maven repository is reachable), Spark writes the
+Parquet files in parallel into a staging folder inside the table, the driver moves them
+to their final paths and commits them with delta-rs as add actions built from file
+metadata (sizes, partition values, footer stats). Table data never passes through the
+driver.
+
+delta-rs checks almost nothing it is handed, so every commit is validated here first:
+paths exist and are new, partition values are complete and inside ``replace_where``,
+schemas match, non-nullable columns hold no nulls, stats are finite JSON. A failed write
+deletes its files; files that a killed process left behind are invisible to readers
+(they are not in the log) and :func:`cleanup_orphans` removes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+from deltalake import DeltaTable
+from deltalake import Schema as DeltaSchema
+from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
+from deltalake.transaction import (
+    AddAction,
+    CommitProperties,
+    RemoveAction,
+    create_table_with_add_actions,
+)
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+from telcoseg.errors import (
+    ConcurrentWriteError,
+    DeltaWriteError,
+    SchemaMismatchError,
+    TableNotFoundError,
+)
+from telcoseg.io.stats import HIVE_NULL, build_add_actions
+from telcoseg.io.storage import TableStorage, normalize_uri, spark_uri
+from telcoseg.session import has_delta_extension
+
+log = logging.getLogger(__name__)
+
+WriteMode = Literal["error", "append", "overwrite"]
+STAGING = "_staging"
+# Column names Delta cannot store without column mapping.
+_BAD_NAME_CHARS = set(" ,;{}()\n\t=")
+_PARTITION_TYPES = (
+    T.StringType,
+    T.DateType,
+    T.IntegerType,
+    T.LongType,
+    T.ShortType,
+    T.ByteType,
+    T.BooleanType,
+)
+APPEND_RETRIES = 15
+UPSERT_ATTEMPTS = 3
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def table_exists(path: str) -> bool:
+    """True when ``path`` holds a Delta table (a ``_delta_log`` with a commit)."""
+    return DeltaTable.is_deltatable(normalize_uri(path))
+
+
+def _open(path: str, version: int | None = None) -> DeltaTable:
+    try:
+        return DeltaTable(normalize_uri(path), version=version)
+    except DeltaTableNotFound:
+        raise TableNotFoundError(f"no Delta table at {path}") from None
+    except DeltaError as exc:
+        raise TableNotFoundError(
+            f"cannot open Delta table {path} version {version}: {exc}"
+        ) from None
+
+
+def table_version(path: str) -> int:
+    """The latest committed version of the table."""
+    return _open(path).version()
+
+
+def history(path: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Commits, newest first: version, timestamp, operation, parameters, telcoseg metadata."""
+    return _open(path).history(limit)
+
+
+def partition_columns(path: str) -> list[str]:
+    return list(_open(path).metadata().partition_columns)
+
+
+def spark_schema(dtable: DeltaTable) -> T.StructType:
+    """The table's schema as Spark sees it (timestamps as TimestampType, UTC instants)."""
+    arrow = pa.schema(dtable.schema().to_arrow())
+    return from_arrow_schema(arrow, prefer_timestamp_ntz=False)
+
+
+def describe(path: str) -> dict[str, Any]:
+    """Version, schema, partition columns, file and row counts, read from the log only."""
+    dtable = _open(path)
+    actions = pa.table(dtable.get_add_actions(flatten=True))
+    rows = actions.column("num_records").to_pylist() if actions.num_rows else []
+    return {
+        "version": dtable.version(),
+        "schema": spark_schema(dtable).simpleString(),
+        "partition_columns": list(dtable.metadata().partition_columns),
+        "files": actions.num_rows,
+        "rows": int(sum(r for r in rows if r is not None)),
+        "rows_known": all(r is not None for r in rows),
+    }
+
+
+def _active_paths(dtable: DeltaTable) -> dict[str, dict[str, Any]]:
+    """Active files keyed by their on-disk relative path (the log's paths are URL-encoded)."""
+    from urllib.parse import unquote
+
+    actions = pa.table(dtable.get_add_actions(flatten=True)).to_pylist()
+    return {unquote(a["path"]): a for a in actions}
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_table(
+    spark: SparkSession,
+    path: str,
+    version: int | None = None,
+    timestamp: dt.datetime | None = None,
+    partition_filters: Sequence[tuple[str, str, Any]] | None = None,
+) -> DataFrame:
+    """The table at its latest version, at ``version``, or as of ``timestamp``.
+
+    ``partition_filters`` prune files before Spark sees them, e.g.
+    ``[("event_date", ">=", "2026-03-01")]``.
+    """
+    if has_delta_extension(spark):
+        reader = spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        if timestamp is not None:
+            reader = reader.option("timestampAsOf", timestamp.isoformat())
+        if not table_exists(path):
+            raise TableNotFoundError(f"no Delta table at {path}")
+        df = reader.load(spark_uri(path))
+        for col, op, value in partition_filters or ():
+            df = df.where(_filter_column(col, op, value))
+        return df
+    dtable = _open(path, version)
+    if timestamp is not None:
+        dtable.load_as_version(timestamp)
+    df = _scan(spark, dtable, path, partition_filters)
+    return df.select(*[F.col(f"`{n}`") for n in spark_schema(dtable).names])
+
+
+def _scan(
+    spark: SparkSession,
+    dtable: DeltaTable,
+    path: str,
+    partition_filters: Sequence[tuple[str, str, Any]] | None = None,
+) -> DataFrame:
+    """The table's active files as a Parquet scan (partition columns from folder names)."""
+    schema = spark_schema(dtable)
+    filters = [(c, op, _partition_string(v)) for c, op, v in partition_filters or ()]
+    uris = dtable.file_uris(filters or None)
+    if not uris:
+        return spark.createDataFrame([], schema)
+    base = spark_uri(path)
+    # Without the schema Spark would guess partition types ("01" -> 1).
+    return spark.read.schema(schema).option("basePath", base).parquet(*[spark_uri(u) for u in uris])
+
+
+def _filter_column(col: str, op: str, value: Any) -> Any:
+    c = F.col(col)
+    ops = {"=": c == value, "!=": c != value, ">": c > value, ">=": c >= value, "<": c < value}
+    ops["<="] = c <= value
+    if op == "in":
+        return c.isin(list(value))
+    if op == "not in":
+        return ~c.isin(list(value))
+    return ops[op]
+
+
+def _partition_value(value: Any) -> str | None:
+    return None if value is None else _partition_string(value)
+
+
+def _partition_string(value: Any) -> Any:
+    if isinstance(value, list | tuple | set):
+        return [_partition_string(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_table(
+    df: DataFrame,
+    path: str,
+    mode: WriteMode = "error",
+    partition_by: Sequence[str] | None = None,
+    replace_where: Mapping[str, Any] | None = None,
+    commit_info: Mapping[str, Any] | None = None,
+    overwrite_schema: bool = False,
+) -> int:
+    """Write ``df`` as a Delta table and return the new version.
+
+    ``mode``: ``error`` (create; fail if the table exists), ``append``, or ``overwrite``.
+    ``replace_where``: with ``overwrite``, replace only the partitions where each column
+    equals the value (or is in the list of values), like Delta's ``replaceWhere``; rows of
+    ``df`` outside it are refused. ``commit_info`` lands in the commit's metadata.
+    """
+    if mode not in ("error", "append", "overwrite"):
+        raise DeltaWriteError(f"unknown write mode {mode!r}: expected error, append or overwrite")
+    if replace_where and mode != "overwrite":
+        raise DeltaWriteError("replace_where needs mode='overwrite'")
+    _check_column_names(df.schema, path)
+    partition_by = list(partition_by or [])
+    if has_delta_extension(df.sparkSession):
+        return _native_write(df, path, mode, partition_by, replace_where, overwrite_schema)
+    return _WriteTxn(
+        df, path, mode, partition_by, replace_where, commit_info, overwrite_schema
+    ).run()
+
+
+def upsert(
+    df: DataFrame,
+    path: str,
+    keys: Sequence[str],
+    partition_by: Sequence[str] | None = None,
+    commit_info: Mapping[str, Any] | None = None,
+) -> int:
+    """Insert rows of ``df`` whose ``keys`` are new and replace the rows whose keys exist.
+
+    Keys must be unique in ``df``. Without delta-spark, the files holding any matched key
+    are rewritten (their unmatched rows kept) and swapped in one commit; a concurrent
+    writer makes it start again from the new version, up to 3 times.
+    """
+    keys = list(keys)
+    missing = [k for k in keys if k not in df.columns]
+    if missing:
+        raise SchemaMismatchError(f"upsert into {path}", missing, df.columns)
+    dup = df.groupBy(*keys).count().where(F.col("count") > 1).limit(1).collect()
+    if dup:
+        raise DeltaWriteError(
+            f"upsert into {path}: key {dict(zip(keys, dup[0][:-1], strict=True))} appears "
+            f"{dup[0]['count']} times in the new rows; keys must be unique"
+        )
+    if not table_exists(path):
+        return write_table(df, path, "error", partition_by, commit_info=commit_info)
+    spark = df.sparkSession
+    if has_delta_extension(spark):
+        from delta.tables import DeltaTable as SparkDeltaTable
+
+        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        (
+            SparkDeltaTable.forPath(spark, spark_uri(path))
+            .alias("t")
+            .merge(df.alias("s"), cond)
+            .whenMatchedUpdateAll()
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+        return table_version(path)
+    for attempt in range(1, UPSERT_ATTEMPTS + 1):
+        try:
+            return _upsert_once(df, path, keys, commit_info)
+        except ConcurrentWriteError:
+            if attempt == UPSERT_ATTEMPTS:
+                raise
+            log.warning("upsert into %s lost a commit race; retrying (%d)", path, attempt)
+    raise AssertionError("unreachable")
+
+
+def _upsert_once(
+    df: DataFrame, path: str, keys: list[str], commit_info: Mapping[str, Any] | None
+) -> int:
+    spark = df.sparkSession
+    dtable = _open(path)
+    read_version = dtable.version()
+    current = read_table(spark, path, version=read_version)
+    # A null key never matches, as in MERGE.
+    new_keys = df.select(*keys).na.drop(subset=keys)
+    touched = (
+        _scan(spark, dtable, path)
+        .select(*keys, F.col("_metadata.file_path").alias("_file"))
+        .join(F.broadcast(new_keys) if len(keys) == 1 else new_keys, keys, "left_semi")
+        .select("_file")
+        .distinct()
+        .collect()
+    )
+    table_uri = normalize_uri(path)
+    touched_rel = sorted({_relative(r["_file"], table_uri) for r in touched})
+    if touched_rel:
+        base = spark_uri(path)
+        old = (
+            spark.read.schema(current.schema)
+            .option("basePath", base)
+            .parquet(*[f"{base}/{rel}" for rel in touched_rel])
+        )
+        kept = old.join(df.select(*keys), keys, "left_anti")
+        out = kept.unionByName(df.select(*current.columns))
+    else:
+        out = df
+    txn = _WriteTxn(
+        out,
+        path,
+        "append",
+        partition_columns(path),
+        None,
+        {**(commit_info or {}), "operation": "UPSERT", "keys": keys},
+        False,
+        removes=touched_rel,
+        read_version=read_version,
+    )
+    return txn.run()
+
+
+def _relative(file_uri: str, table_uri: str) -> str:
+    """A Spark ``_metadata.file_path`` (a URI) relative to the table folder, as on disk."""
+    local = normalize_uri(file_uri)
+    root = table_uri.rstrip("/") + "/"
+    if not local.startswith(root):
+        raise DeltaWriteError(f"file {file_uri} is not inside table {table_uri}")
+    # Spark gives the path URL-encoded; the file on disk carries Spark's own escapes.
+    return local[len(root) :]
+
+
+def _check_column_names(schema: T.StructType, path: str) -> None:
+    for f in schema.fields:
+        bad = _BAD_NAME_CHARS & set(f.name)
+        if bad:
+            raise SchemaMismatchError(
+                f"write to {path}",
+                [],
+                schema.names,
+                f"column {f.name!r} has characters Delta cannot store: {sorted(bad)}",
+            )
+
+
+def _comparable(schema: T.StructType) -> dict[str, str]:
+    return {f.name: f.dataType.simpleString() for f in schema.fields}
+
+
+def _delta_schema(schema: T.StructType) -> DeltaSchema:
+    try:
+        arrow = to_arrow_schema(schema, timezone="UTC")
+    except (TypeError, AssertionError, PySparkException) as exc:
+        raise SchemaMismatchError(
+            "delta schema", [], schema.names, f"type not storable in Delta: {exc}"
+        ) from None
+    return DeltaSchema.from_arrow(arrow)
+
+
+@contextmanager
+def _parquet_micros(spark: SparkSession) -> Iterator[None]:
+    """INT96 timestamps have no stats and become timestamp_nanos in Delta: use micros."""
+    key = "spark.sql.parquet.outputTimestampType"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, "TIMESTAMP_MICROS")
+    try:
+        yield
+    finally:
+        if before is not None and before != "TIMESTAMP_MICROS":
+            spark.conf.set(key, before)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:500] if text else type(exc).__name__
+
+
+class _WriteTxn:
+    """One write through the delta-rs path: stage, move, validate, commit (or clean up)."""
+
+    def __init__(
+        self,
+        df: DataFrame,
+        path: str,
+        mode: WriteMode,
+        partition_by: list[str],
+        replace_where: Mapping[str, Any] | None,
+        commit_info: Mapping[str, Any] | None,
+        overwrite_schema: bool,
+        removes: Sequence[str] = (),
+        read_version: int | None = None,
+    ) -> None:
+        self.df = df
+        self.path = path
+        self.uri = normalize_uri(path)
+        self.mode = mode
+        self.partition_by = partition_by
+        self.replace_where = dict(replace_where or {})
+        self.commit_info = dict(commit_info or {})
+        self.overwrite_schema = overwrite_schema
+        self.removes = list(removes)
+        self.read_version = read_version
+        self.storage = TableStorage(self.uri)
+        self.moved: list[str] = []
+
+    # -- preparation
+
+    def _prepare(self) -> tuple[DeltaTable | None, DataFrame]:
+        dtable = _open(self.path, self.read_version) if table_exists(self.path) else None
+        df = self.df
+        if dtable is None:
+            if self.replace_where:
+                raise DeltaWriteError(f"replace_where on {self.path}: the table does not exist")
+            self._check_partition_types(df.schema)
+            return None, df
+        if self.mode == "error":
+            raise DeltaWriteError(f"table {self.path} already exists (mode='error')")
+        table_parts = list(dtable.metadata().partition_columns)
+        if self.partition_by and self.partition_by != table_parts:
+            raise DeltaWriteError(
+                f"{self.path} is partitioned by {table_parts}, the write asks for "
+                f"{self.partition_by}"
+            )
+        self.partition_by = table_parts
+        table_schema = spark_schema(dtable)
+        if not (self.mode == "overwrite" and not self.replace_where and self.overwrite_schema):
+            want, have = _comparable(table_schema), _comparable(df.schema)
+            missing = [c for c in want if c not in have]
+            extra = [c for c in have if c not in want]
+            wrong = [
+                f"{c}: table {want[c]}, data {have[c]}"
+                for c in want
+                if c in have and want[c] != have[c]
+            ]
+            if missing or extra or wrong:
+                raise SchemaMismatchError(
+                    f"write to {self.path}",
+                    missing,
+                    df.columns,
+                    "; ".join(
+                        p
+                        for p in (
+                            f"columns not in the table: {extra}" if extra else "",
+                            f"type mismatch: {wrong}" if wrong else "",
+                        )
+                        if p
+                    ),
+                )
+            df = df.select(*[F.col(f"`{c}`") for c in table_schema.names])
+        for col in self.replace_where:
+            if col not in table_parts:
+                raise DeltaWriteError(
+                    f"replace_where on {self.path}: {col!r} is not a partition column "
+                    f"({table_parts})"
+                )
+        return dtable, df
+
+    def _check_partition_types(self, schema: T.StructType) -> None:
+        for col in self.partition_by:
+            if col not in schema.names:
+                raise SchemaMismatchError(f"partition_by of {self.path}", [col], schema.names)
+            if not isinstance(schema[col].dataType, _PARTITION_TYPES):
+                raise DeltaWriteError(
+                    f"cannot partition {self.path} by {col} of type "
+                    f"{schema[col].dataType.simpleString()}: use a string, date, integer "
+                    "or boolean column"
+                )
+
+    # -- the write
+
+    def run(self) -> int:
+        started = time.perf_counter()
+        dtable, df = self._prepare()
+        stage = f"{STAGING}/{uuid.uuid4().hex}"
+        spark = df.sparkSession
+        try:
+            try:
+                with _parquet_micros(spark):
+                    writer = df.write.mode("errorifexists")
+                    if self.partition_by:
+                        writer = writer.partitionBy(*self.partition_by)
+                    writer.parquet(spark_uri(f"{self.uri}/{stage}"))
+            except (Py4JJavaError, PySparkException) as exc:
+                raise DeltaWriteError(
+                    f"writing {self.path} failed, nothing was committed: {_short(exc)}"
+                ) from exc
+            files = self.storage.list_data_files(stage)
+            for f in files:
+                self.storage.move(f"{stage}/{f.rel_path}", f.rel_path)
+                self.moved.append(f.rel_path)
+            self.storage.delete_dir(stage)
+            adds, stats = build_add_actions(self.storage, files, self.partition_by)
+            # Nullability is the table's promise, not the data frame's.
+            target = spark_schema(dtable) if dtable is not None else df.schema
+            self._validate(dtable, target, adds, stats)
+            version = self._commit(dtable, df.schema, adds)
+        except BaseException:
+            self._discard(stage)
+            raise
+        rows = sum(s["numRecords"] for s in stats)
+        log.info(
+            "delta %s %s: version %d, +%d files (%d rows), -%d files in %.1fs",
+            self.mode if not self.removes else "upsert",
+            self.path,
+            version,
+            len(adds),
+            rows,
+            len(self.removes),
+            time.perf_counter() - started,
+        )
+        return version
+
+    def _discard(self, stage: str) -> None:
+        for rel in self.moved:
+            self.storage.delete_file(rel)
+        self.storage.delete_dir(stage)
+
+    # -- validation: delta-rs accepts nearly anything, so nothing unchecked reaches it
+
+    def _validate(
+        self,
+        dtable: DeltaTable | None,
+        schema: T.StructType,
+        adds: list[AddAction],
+        stats: list[dict[str, Any]],
+    ) -> None:
+        active = _active_paths(dtable) if dtable is not None else {}
+        not_null = [
+            f.name for f in schema.fields if not f.nullable and f.name not in self.partition_by
+        ]
+        for add, st in zip(adds, stats, strict=True):
+            where = f"commit to {self.path}: file {add.path}"
+            if add.path.startswith("/") or ".." in add.path.split("/") or "://" in add.path:
+                raise DeltaWriteError(f"{where}: path must be relative inside the table")
+            if not self.storage.exists(add.path):
+                raise DeltaWriteError(f"{where}: does not exist")
+            if add.path in active:
+                raise DeltaWriteError(f"{where}: is already in the table")
+            if set(add.partition_values) != set(self.partition_by):
+                raise DeltaWriteError(
+                    f"{where}: partition values {dict(add.partition_values)} do not cover "
+                    f"{self.partition_by}"
+                )
+            if not isinstance(st.get("numRecords"), int) or st["numRecords"] < 0:
+                raise DeltaWriteError(f"{where}: no row count in stats")
+            for col in not_null:
+                if st["nullCount"].get(col, 0) > 0:
+                    raise DeltaWriteError(
+                        f"{where}: column {col} is not nullable but has "
+                        f"{st['nullCount'][col]} null(s)"
+                    )
+            for col in self.partition_by:
+                if add.partition_values[col] is None and not schema[col].nullable:
+                    raise DeltaWriteError(f"{where}: null partition value for non-nullable {col}")
+            for col, allowed in self.replace_where.items():
+                allowed_set = {
+                    _partition_string(v)
+                    for v in (allowed if isinstance(allowed, list | tuple | set) else [allowed])
+                }
+                if add.partition_values[col] not in allowed_set:
+                    raise DeltaWriteError(
+                        f"{where}: rows with {col}={add.partition_values[col]} are outside "
+                        f"replace_where {col} in {sorted(allowed_set)}; nothing was committed"
+                    )
+        for rel in self.removes:
+            if rel not in active:
+                raise ConcurrentWriteError(
+                    f"commit to {self.path}: file {rel} to remove is no longer in the table "
+                    "(another writer changed it)"
+                )
+
+    # -- commit
+
+    def _properties(self, retries: int) -> CommitProperties:
+        meta = {"telcoseg": {k: v for k, v in self.commit_info.items()}}
+        return CommitProperties(custom_metadata=_jsonable(meta), max_commit_retries=retries)
+
+    def _commit(
+        self, dtable: DeltaTable | None, schema: T.StructType, adds: list[AddAction]
+    ) -> int:
+        try:
+            if dtable is None:
+                create_table_with_add_actions(
+                    self.uri,
+                    _delta_schema(schema),
+                    adds,
+                    mode="error",
+                    partition_by=self.partition_by or None,
+                    commit_properties=self._properties(0),
+                )
+            elif self.removes:
+                now = int(time.time() * 1000)
+                active = _active_paths(dtable)
+                removes = [
+                    RemoveAction(
+                        path=rel,
+                        data_change=True,
+                        deletion_timestamp=now,
+                        size=int(active[rel]["size_bytes"]),
+                        partition_values={
+                            c: _partition_value(active[rel].get(f"partition.{c}"))
+                            for c in self.partition_by
+                        }
+                        if self.partition_by
+                        else None,
+                    )
+                    for rel in self.removes
+                ]
+                # Removes conflict with a concurrent rewrite: no blind retries.
+                dtable.create_write_transaction(
+                    [*adds, *removes],
+                    mode="append",
+                    schema=_delta_schema(schema),
+                    partition_by=self.partition_by or None,
+                    commit_properties=self._properties(0),
+                )
+            elif self.mode == "append":
+                dtable.create_write_transaction(
+                    adds,
+                    mode="append",
+                    schema=dtable.schema(),
+                    partition_by=self.partition_by or None,
+                    commit_properties=self._properties(APPEND_RETRIES),
+                )
+            else:
+                filters = [
+                    (c, "in", _partition_string(list(v)))
+                    if isinstance(v, list | tuple | set)
+                    else (c, "=", _partition_string(v))
+                    for c, v in self.replace_where.items()
+                ]
+                dtable.create_write_transaction(
+                    adds,
+                    mode="overwrite",
+                    schema=_delta_schema(schema) if self.overwrite_schema else dtable.schema(),
+                    partition_by=self.partition_by or None,
+                    partition_filters=filters or None,
+                    commit_properties=self._properties(0),
+                )
+        except CommitFailedError as exc:
+            raise ConcurrentWriteError(
+                f"commit to {self.path} lost to a concurrent writer and was rolled back: {exc}"
+            ) from exc
+        except DeltaError as exc:
+            if dtable is None and table_exists(self.path):
+                raise ConcurrentWriteError(
+                    f"table {self.path} was created by another writer at the same time"
+                ) from exc
+            raise DeltaWriteError(f"delta-rs refused the commit to {self.path}: {exc}") from exc
+        return self._verify(adds)
+
+    def _verify(self, adds: list[AddAction]) -> int:
+        after = _open(self.path)
+        active = _active_paths(after)
+        lost = [a.path for a in adds if a.path not in active]
+        if lost:
+            raise DeltaWriteError(
+                f"commit to {self.path} at version {after.version()} does not list "
+                f"{len(lost)} written file(s), e.g. {lost[0]}"
+            )
+        return after.version()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+# --------------------------------------------------------------------------- native path
+
+
+def _native_write(
+    df: DataFrame,
+    path: str,
+    mode: WriteMode,
+    partition_by: list[str],
+    replace_where: Mapping[str, Any] | None,
+    overwrite_schema: bool,
+) -> int:
+    writer = df.write.format("delta").mode("errorifexists" if mode == "error" else mode)
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    if replace_where:
+        clauses = []
+        for col, value in replace_where.items():
+            values = value if isinstance(value, list | tuple | set) else [value]
+            lits = ", ".join(f"'{_partition_string(v)}'" for v in values)
+            clauses.append(f"`{col}` IN ({lits})")
+        writer = writer.option("replaceWhere", " AND ".join(clauses))
+    if overwrite_schema:
+        writer = writer.option("overwriteSchema", "true")
+    try:
+        writer.save(spark_uri(path))
+    except (Py4JJavaError, PySparkException) as exc:
+        raise DeltaWriteError(f"writing {path} failed: {_short(exc)}") from exc
+    return table_version(path)
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+def cleanup_orphans(
+    path: str, older_than_seconds: float = 3600.0, dry_run: bool = False
+) -> list[str]:
+    """Delete data files that no version of the table references, and stale staging folders.
+
+    Only files older than ``older_than_seconds`` are touched, so a concurrent writer's
+    files that are not committed yet survive. Files that a commit removed stay (time
+    travel needs them); ``vacuum`` is for those.
+    """
+    import json as _json
+    from urllib.parse import unquote
+
+    storage = TableStorage(normalize_uri(path))
+    cutoff_ms = (time.time() - older_than_seconds) * 1000
+    referenced = set(_active_paths(_open(path)))
+    log_dir = "_delta_log"
+    for info in storage.fs.get_file_info(pafs.FileSelector(storage.abs(log_dir))):
+        if not info.path.endswith(".json"):
+            continue
+        with storage.fs.open_input_stream(info.path) as fh:
+            for line in fh.read().decode("utf-8").splitlines():
+                action = _json.loads(line) if line.strip() else {}
+                for kind in ("add", "remove"):
+                    if kind in action:
+                        referenced.add(unquote(action[kind]["path"]))
+    doomed = [
+        f.rel_path
+        for f in storage.list_data_files()
+        if f.rel_path not in referenced and f.mtime_ms < cutoff_ms
+    ]
+    stale_stages = [
+        f"{STAGING}/{name}" for name, mtime in storage.subdirs(STAGING) if mtime < cutoff_ms
+    ]
+    if not dry_run:
+        for rel in doomed:
+            storage.delete_file(rel)
+        for rel in stale_stages:
+            storage.delete_dir(rel)
+    if doomed or stale_stages:
+        log.info(
+            "cleanup %s: %d orphan file(s), %d stale staging folder(s)%s",
+            path,
+            len(doomed),
+            len(stale_stages),
+            " (dry run)" if dry_run else "",
+        )
+    return doomed + stale_stages
+
+
+__all__ = [
+    "HIVE_NULL",
+    "cleanup_orphans",
+    "describe",
+    "history",
+    "partition_columns",
+    "read_table",
+    "table_exists",
+    "table_version",
+    "upsert",
+    "write_table",
+]
