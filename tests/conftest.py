@@ -14,7 +14,13 @@ from telcoseg.session import build_local_session
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def spark_event_log_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Where the test session's Spark event log goes (tests grep it for leaked secrets)."""
+    return str(tmp_path_factory.mktemp("spark-events"))
+
+
+@pytest.fixture(scope="session")
+def spark(spark_event_log_dir: str) -> Iterator[SparkSession]:
     os.environ["PYSPARK_PYTHON"] = sys.executable
     session = build_local_session(
         SparkSettings(
@@ -22,7 +28,12 @@ def spark() -> Iterator[SparkSession]:
             app_name="telcoseg-tests",
             driver_memory="3g",
             shuffle_partitions=2,
-            extra={"spark.default.parallelism": "2", "spark.sql.adaptive.enabled": "false"},
+            extra={
+                "spark.default.parallelism": "2",
+                "spark.sql.adaptive.enabled": "false",
+                "spark.eventLog.enabled": "true",
+                "spark.eventLog.dir": spark_event_log_dir,
+            },
         )
     )
     yield session

@@ -287,3 +287,22 @@ def test_empty_table_and_missing_table(spark: SparkSession, tmp_path: Path) -> N
     assert empty.count() == 0 and empty.columns == SCHEMA.names
     with pytest.raises(TableNotFoundError, match="no Delta table"):
         delta.read_table(spark, str(tmp_path / "nope"))
+
+
+def test_prepared_writes_are_invisible_until_committed(spark: SparkSession, tmp_path: Path) -> None:
+    path = str(tmp_path / "t")
+    delta.write_table(base(spark), path, partition_by=["day"])
+    pending = delta.prepare_write(
+        rows(spark, [(8, D3, "h", None, None, None)]), path, mode="append"
+    )
+    assert pending.rows == 1
+    assert [r.id for r in pending.read(spark).collect()] == [8]
+    assert delta.read_table(spark, path).count() == 3  # staged, not visible
+    assert pending.commit() == 1
+    assert delta.read_table(spark, path).count() == 4
+    dropped = delta.prepare_write(
+        rows(spark, [(9, D3, "i", None, None, None)]), path, mode="append"
+    )
+    dropped.discard()
+    assert delta.table_version(path) == 1
+    assert len(data_files(tmp_path / "t")) == len(DeltaTable(path).file_uris())

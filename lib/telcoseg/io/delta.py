@@ -291,6 +291,106 @@ def upsert(
     raise AssertionError("unreachable")
 
 
+class PendingWrite:
+    """A write whose files are in place but not committed: invisible until :meth:`commit`.
+
+    Lets a job stage every table of a run first and commit only when all staged cleanly
+    (an unreadable input then commits nothing anywhere). :meth:`read` reads the staged
+    rows back, so a later step can build on them without reading the inputs again.
+    """
+
+    def __init__(self, txn: _WriteTxn) -> None:
+        self._txn = txn
+        self.path = txn.path
+        self.committed_version: int | None = None
+
+    @property
+    def rows(self) -> int:
+        return self._txn.rows
+
+    @property
+    def files(self) -> list[str]:
+        return [spark_uri(f"{self._txn.uri}/{a.path}") for a in self._txn.adds]
+
+    def read(self, spark: SparkSession) -> DataFrame:
+        schema = self._txn.schema
+        if not self.files:
+            return spark.createDataFrame([], schema)
+        return (
+            spark.read.schema(schema)
+            .option("basePath", spark_uri(self._txn.uri))
+            .parquet(*self.files)
+            .select(*[F.col(f"`{n}`") for n in schema.names])
+        )
+
+    def commit(self) -> int:
+        if self.committed_version is None:
+            self.committed_version = self._txn.commit()
+        return self.committed_version
+
+    def discard(self) -> None:
+        if self.committed_version is None:
+            self._txn.discard()
+
+
+def prepare_write(
+    df: DataFrame,
+    path: str,
+    mode: WriteMode = "error",
+    partition_by: Sequence[str] | None = None,
+    replace_where: Mapping[str, Any] | None = None,
+    commit_info: Mapping[str, Any] | None = None,
+) -> PendingWrite:
+    """Like :func:`write_table` but stops before the commit.
+
+    With delta-spark the native writer has no separate commit step: the write is deferred
+    to :meth:`PendingWrite.commit` and :meth:`PendingWrite.read` recomputes ``df``.
+    """
+    if has_delta_extension(df.sparkSession):
+        return _DeferredNativeWrite(df, path, mode, partition_by, replace_where)
+    if replace_where and mode != "overwrite":
+        raise DeltaWriteError("replace_where needs mode='overwrite'")
+    _check_column_names(df.schema, path)
+    txn = _WriteTxn(df, path, mode, list(partition_by or []), replace_where, commit_info, False)
+    txn.stage()
+    return PendingWrite(txn)
+
+
+class _DeferredNativeWrite(PendingWrite):
+    def __init__(
+        self,
+        df: DataFrame,
+        path: str,
+        mode: WriteMode,
+        partition_by: Sequence[str] | None,
+        replace_where: Mapping[str, Any] | None,
+    ) -> None:
+        self.df, self.path, self.mode = df, path, mode
+        self.partition_by, self.replace_where = list(partition_by or []), replace_where
+        self.committed_version = None
+
+    @property
+    def rows(self) -> int:
+        return self.df.count()
+
+    @property
+    def files(self) -> list[str]:
+        return []
+
+    def read(self, spark: SparkSession) -> DataFrame:
+        return self.df
+
+    def commit(self) -> int:
+        if self.committed_version is None:
+            self.committed_version = _native_write(
+                self.df, self.path, self.mode, self.partition_by, self.replace_where, False
+            )
+        return self.committed_version
+
+    def discard(self) -> None:
+        return None
+
+
 def _upsert_once(
     df: DataFrame, path: str, keys: list[str], commit_info: Mapping[str, Any] | None
 ) -> int:
@@ -416,6 +516,11 @@ class _WriteTxn:
         self.read_version = read_version
         self.storage = TableStorage(self.uri)
         self.moved: list[str] = []
+        self.adds: list[AddAction] = []
+        self.stats: list[dict[str, Any]] = []
+        self.dtable: DeltaTable | None = None
+        self.schema: T.StructType = df.schema
+        self.started = time.perf_counter()
 
     # -- preparation
 
@@ -483,46 +588,66 @@ class _WriteTxn:
     # -- the write
 
     def run(self) -> int:
-        started = time.perf_counter()
-        dtable, df = self._prepare()
-        stage = f"{STAGING}/{uuid.uuid4().hex}"
-        spark = df.sparkSession
+        self.stage()
+        return self.commit()
+
+    def stage(self) -> None:
+        """Write the files and validate the commit; nothing is visible to readers yet."""
+        self.started = time.perf_counter()
+        self.dtable, df = self._prepare()
+        self.stage_dir = f"{STAGING}/{uuid.uuid4().hex}"
+        self.schema = df.schema
         try:
             try:
-                with _parquet_micros(spark):
+                with _parquet_micros(df.sparkSession):
                     writer = df.write.mode("errorifexists")
                     if self.partition_by:
                         writer = writer.partitionBy(*self.partition_by)
-                    writer.parquet(spark_uri(f"{self.uri}/{stage}"))
+                    writer.parquet(spark_uri(f"{self.uri}/{self.stage_dir}"))
             except (Py4JJavaError, PySparkException) as exc:
                 raise DeltaWriteError(
                     f"writing {self.path} failed, nothing was committed: {_short(exc)}"
                 ) from exc
-            files = self.storage.list_data_files(stage)
+            files = self.storage.list_data_files(self.stage_dir)
             for f in files:
-                self.storage.move(f"{stage}/{f.rel_path}", f.rel_path)
+                self.storage.move(f"{self.stage_dir}/{f.rel_path}", f.rel_path)
                 self.moved.append(f.rel_path)
-            self.storage.delete_dir(stage)
-            adds, stats = build_add_actions(self.storage, files, self.partition_by)
+            self.storage.delete_dir(self.stage_dir)
+            self.adds, self.stats = build_add_actions(self.storage, files, self.partition_by)
             # Nullability is the table's promise, not the data frame's.
-            target = spark_schema(dtable) if dtable is not None else df.schema
-            self._validate(dtable, target, adds, stats)
-            version = self._commit(dtable, df.schema, adds)
+            target = spark_schema(self.dtable) if self.dtable is not None else df.schema
+            self._validate(self.dtable, target, self.adds, self.stats)
         except BaseException:
-            self._discard(stage)
+            self.discard()
             raise
-        rows = sum(s["numRecords"] for s in stats)
+
+    def commit(self) -> int:
+        """Commit what :meth:`stage` wrote; on failure its files are deleted."""
+        try:
+            version = self._commit(self.dtable, self.schema, self.adds)
+        except BaseException:
+            self.discard()
+            raise
         log.info(
             "delta %s %s: version %d, +%d files (%d rows), -%d files in %.1fs",
             self.mode if not self.removes else "upsert",
             self.path,
             version,
-            len(adds),
-            rows,
+            len(self.adds),
+            self.rows,
             len(self.removes),
-            time.perf_counter() - started,
+            time.perf_counter() - self.started,
         )
         return version
+
+    @property
+    def rows(self) -> int:
+        return sum(s["numRecords"] for s in self.stats)
+
+    def discard(self) -> None:
+        """Delete every file this write created (it was never committed)."""
+        self._discard(getattr(self, "stage_dir", f"{STAGING}/none"))
+        self.moved = []
 
     def _discard(self, stage: str) -> None:
         for rel in self.moved:
@@ -773,10 +898,12 @@ def cleanup_orphans(
 
 __all__ = [
     "HIVE_NULL",
+    "PendingWrite",
     "cleanup_orphans",
     "describe",
     "history",
     "partition_columns",
+    "prepare_write",
     "read_table",
     "table_exists",
     "table_version",
