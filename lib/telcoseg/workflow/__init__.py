@@ -1,0 +1,1 @@
+"""One workflow definition, a local runner, and its export as a Databricks job."""

@@ -1,0 +1,100 @@
+"""The local workflow runner and the Databricks export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+from pyspark.sql import SparkSession
+
+from telcoseg.config import from_dict
+from telcoseg.errors import ConfigError, TelcosegError
+from telcoseg.io import delta
+from telcoseg.workflow.runner import run_workflow
+from telcoseg.workflow.spec import JOBS, load_workflow
+
+REPO = Path(__file__).resolve().parents[1]
+SNAP = dt.date(2026, 3, 28)
+
+
+@pytest.fixture()
+def toy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(JOBS, "toy", ("toyjobs", "jobs/toy.py"))
+
+
+def workflow_file(tmp_path: Path, fail_times: int, retries: int) -> Path:
+    spec = {
+        "name": "toy-flow",
+        "snapshot_date": SNAP.isoformat(),
+        "tasks": [
+            {
+                "name": "make",
+                "job": "toy",
+                "params": {
+                    "snapshot_date": "{snapshot_date}",
+                    "fail_times": fail_times,
+                    "counter": str(tmp_path / "calls"),
+                },
+                "max_retries": retries,
+                "retry_delay_s": 0,
+                "outputs": ["gold/toy"],
+            }
+        ],
+    }
+    p = tmp_path / "wf.yaml"
+    p.write_text(yaml.safe_dump(spec))
+    return p
+
+
+def status_rows(spark: SparkSession, cfg) -> list[tuple[str, str, int]]:
+    df = delta.read_table(spark, cfg.paths.table("ops", "workflow_runs"))
+    return [(r.task, r.status, r.attempts) for r in df.orderBy("started_at").collect()]
+
+
+def test_retries_then_skips_done_tasks_unless_forced(
+    spark: SparkSession, tmp_path: Path, toy: None
+) -> None:
+    cfg = from_dict({"paths": {"root": str(tmp_path / "data")}})
+    wf = load_workflow(workflow_file(tmp_path, fail_times=1, retries=2))
+    first = run_workflow(spark, cfg, wf)
+    assert [(r.task, r.status, r.attempts) for r in first] == [("make", "succeeded", 2)]
+    assert first[0].metrics == {"rows": 5}
+    second = run_workflow(spark, cfg, wf)
+    assert [(r.task, r.status) for r in second] == [("make", "skipped")]
+    assert (tmp_path / "calls").read_text() == "2"  # the skipped run did not call the job
+    forced = run_workflow(spark, cfg, wf, force=True)
+    assert [(r.task, r.status) for r in forced] == [("make", "succeeded")]
+    assert status_rows(spark, cfg) == [
+        ("make", "succeeded", 2),
+        ("make", "skipped", 0),
+        ("make", "succeeded", 1),
+    ]
+    # A new snapshot date is not done yet.
+    other = run_workflow(spark, cfg, wf, snapshot_date=dt.date(2026, 4, 4))
+    assert other[0].status == "succeeded"
+
+
+def test_failure_after_retries_stops_with_a_clear_error(
+    spark: SparkSession, tmp_path: Path, toy: None
+) -> None:
+    cfg = from_dict({"paths": {"root": str(tmp_path / "data")}})
+    wf = load_workflow(workflow_file(tmp_path, fail_times=5, retries=1))
+    with pytest.raises(RuntimeError, match="transient failure 2"):
+        run_workflow(spark, cfg, wf)
+    assert status_rows(spark, cfg) == [("make", "failed", 2)]
+
+
+def test_workflow_validation_names_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: x\nsnapshot_date: 2026-03-28\ntasks:\n"
+        "  - {name: a, job: features, depends_on: [b]}\n  - {name: b, job: ingest}\n"
+    )
+    with pytest.raises(ConfigError, match=r"tasks\[0\] \(a\): depends on 'b'"):
+        load_workflow(bad)
+    bad.write_text("name: x\nsnapshot_date: 2026-03-28\ntasks:\n  - {name: a, job: nope}\n")
+    with pytest.raises(ConfigError, match="unknown job 'nope'"):
+        load_workflow(bad)
+    assert issubclass(ConfigError, TelcosegError)
