@@ -65,7 +65,7 @@ def build(cls: type[T], data: Any, source: str, key: str = "") -> T:
     return obj
 
 
-def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:  # noqa: C901 - a type switch
+def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
     origin = get_origin(tp)
     if tp is Any:
         return value

@@ -97,7 +97,7 @@ def has_delta_extension(spark: SparkSession) -> bool:
     configured = DELTA_EXTENSION in (spark.conf.get("spark.sql.extensions", "") or "")
     if not configured:
         return False
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - the only way to ask the JVM's classpath
+    jvm = spark.sparkContext._jvm
     if jvm is None:  # Spark Connect: trust the configuration
         return True
     return bool(jvm.org.apache.spark.util.Utils.classIsLoadable(DELTA_EXTENSION))
