@@ -1,0 +1,135 @@
+"""Silver CDR -> bandicoot-like records: what bandicoot would load from the same events.
+
+bandicoot keeps a record only if it is a call or a text with direction in/out, a
+correspondent and (for calls) an integer duration (``io.filter_record``); its datetime is
+the local wall-clock time at second resolution (``"%Y-%m-%d %H:%M:%S"``), and records are
+sorted by that local time (ties: ``record_id``, which the parity harness writes in order).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from telcoseg.features.catalogue import parts_of_day, parts_of_week
+from telcoseg.features.settings import Settings
+
+# Position key of a record without an antenna: bandicoot's ``Position()``, which equals
+# every other empty position. Never a real cell id (those are non-empty).
+NO_ANTENNA = ""
+HALF_HOUR_S = 1800
+
+
+def is_night(seconds_of_day: Column, settings: Settings) -> Column:
+    """bandicoot's night filter: both bounds are exclusive of the *day* (19:00:00 is night)."""
+    start, end = settings.night_start_s, settings.night_end_s
+    if start < end:
+        return (seconds_of_day > start) & (seconds_of_day < end)
+    return ~((seconds_of_day > end) & (seconds_of_day < start))
+
+
+def local_time(event_time: Column, timezone: str) -> Column:
+    """Local wall-clock time (as a UTC-session timestamp), truncated to the second."""
+    return F.date_trunc("second", F.from_utc_timestamp(event_time, timezone))
+
+
+def window_bounds(snapshot_date: dt.date, window_days: int) -> tuple[dt.date, dt.date]:
+    """First and last local date of the window ending at ``snapshot_date`` (inclusive)."""
+    return snapshot_date - dt.timedelta(days=window_days - 1), snapshot_date
+
+
+def filter_window(
+    cdr_df: DataFrame, snapshot_date: dt.date, window_days: int, timezone: str
+) -> DataFrame:
+    """CDR rows whose local date lies in the window (``event_date`` prunes partitions)."""
+    first, last = window_bounds(snapshot_date, window_days)
+    local_date = F.to_date(F.from_utc_timestamp("event_time", timezone))
+    in_window = F.col("event_date").between(F.lit(first), F.lit(last)) & local_date.between(
+        F.lit(first), F.lit(last)
+    )
+    return cdr_df.filter(in_window)
+
+
+def build_records(
+    cdr_df: DataFrame, cells_df: DataFrame, *, timezone: str, settings: Settings
+) -> DataFrame:
+    """Silver CDR (already windowed) -> one row per bandicoot record.
+
+    Columns: subscriber_id, record_id, dt (local), ts (local epoch seconds), day, week
+    (Monday of the ISO week: bandicoot groups by ``isocalendar()[0:2]``), sod (seconds of
+    day), interaction (call|text), is_out, correspondent_id, call_duration (null for
+    texts), pos (antenna or ``NO_ANTENNA``), lat/lon (null when the antenna has no
+    location), is_night, is_weekend.
+    """
+    interaction = (
+        F.when(F.col("event_type") == "voice", F.lit("call"))
+        .when(F.col("event_type") == "sms", F.lit("text"))
+        .otherwise(F.lit(None).cast("string"))
+    )
+    # io.filter_record: direction in/out, a correspondent, calls need a duration.
+    is_loadable = (
+        interaction.isNotNull()
+        & F.col("direction").isin("in", "out")
+        & F.col("counterparty_id").isNotNull()
+        & (F.col("counterparty_id") != "")
+        & ((F.col("event_type") != "voice") | F.col("duration_s").isNotNull())
+    )
+    local_dt = local_time(F.col("event_time"), timezone)
+    has_antenna = F.col("cell_id").isNotNull() & (F.col("cell_id") != "")
+    cells = F.broadcast(
+        cells_df.select(
+            F.col("cell_id").alias("pos"),
+            F.col("latitude").alias("lat"),
+            F.col("longitude").alias("lon"),
+        )
+    )
+    base = cdr_df.filter(is_loadable).select(
+        "subscriber_id",
+        "record_id",
+        local_dt.alias("dt"),
+        interaction.alias("interaction"),
+        (F.col("direction") == "out").alias("is_out"),
+        F.col("counterparty_id").alias("correspondent_id"),
+        F.when(F.col("event_type") == "voice", F.col("duration_s")).alias("call_duration"),
+        F.when(has_antenna, F.col("cell_id")).otherwise(F.lit(NO_ANTENNA)).alias("pos"),
+    )
+    with_cells = base.join(cells, on="pos", how="left")
+    ts = F.unix_timestamp("dt")  # wall-clock seconds: differences are bandicoot's timedeltas
+    sod = F.hour("dt") * 3600 + F.minute("dt") * 60 + F.second("dt")
+    iso_dow = (F.dayofweek("dt") + 5) % 7 + 1  # Spark: 1 = Sunday; ISO: 1 = Monday
+    return with_cells.select(
+        "subscriber_id",
+        "record_id",
+        "dt",
+        ts.alias("ts"),
+        F.to_date("dt").alias("day"),
+        F.to_date(F.date_trunc("week", "dt")).alias("week"),
+        sod.alias("sod"),
+        "interaction",
+        "is_out",
+        "correspondent_id",
+        "call_duration",
+        "pos",
+        "lat",
+        "lon",
+        is_night(sod, settings).alias("is_night"),
+        iso_dow.isin(*settings.weekend).alias("is_weekend"),
+    )
+
+
+def explode_time_scopes(records_df: DataFrame, settings: Settings) -> DataFrame:
+    """Add ``scope`` (``allweek__allday``, ``weekday__night``, ...): one row per scope a
+    record belongs to (bandicoot's ``filter_user`` for each part_of_week/part_of_day)."""
+    weeks = {
+        "allweek": F.lit(True),
+        "weekday": ~F.col("is_weekend"),
+        "weekend": F.col("is_weekend"),
+    }
+    days = {"allday": F.lit(True), "day": ~F.col("is_night"), "night": F.col("is_night")}
+    combos = [(w, d) for w in parts_of_week(settings) for d in parts_of_day(settings)]
+    if len(combos) == 1:
+        return records_df.withColumn("scope", F.lit("allweek__allday"))
+    members = F.array(*[F.when(weeks[w] & days[d], F.lit(f"{w}__{d}")) for w, d in combos])
+    return records_df.withColumn("scope", F.explode(F.array_compact(members)))

@@ -1,0 +1,113 @@
+"""Assembly: silver tables -> one behavioral vector per subscriber and snapshot date."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from telcoseg.features.catalogue import bandicoot_key_to_column, bandicoot_keys
+from telcoseg.features.individual import weekly_by_interaction, weekly_callandtext
+from telcoseg.features.population import (
+    SubscriberSubset,
+    filter_subscribers,
+    require_columns,
+)
+from telcoseg.features.records import build_records, explode_time_scopes, filter_window
+from telcoseg.features.settings import Settings
+from telcoseg.features.spatial import (
+    home_positions,
+    position_counts,
+    weekly_churn,
+    weekly_spatial,
+)
+from telcoseg.features.summary import flatten_weekly
+from telcoseg.features.telco import telco_features
+
+
+def _subset(settings: Settings, subset: SubscriberSubset) -> SubscriberSubset:
+    if subset is None and settings.subscribers:
+        return settings.subscribers
+    return subset
+
+
+def bandicoot_features(
+    cdr_df: DataFrame,
+    cells_df: DataFrame,
+    *,
+    snapshot_date: dt.date,
+    timezone: str,
+    settings: Settings,
+    subscribers: SubscriberSubset = None,
+) -> DataFrame:
+    """``subscriber_id`` + one ``bc_*`` column per ``bandicoot.utils.all`` key, for every
+    subscriber with at least one bandicoot record in the window."""
+    require_columns(
+        cdr_df,
+        ["subscriber_id", "record_id", "event_time", "event_date", "event_type", "direction"],
+        "silver cdr",
+    )
+    window_df = filter_window(cdr_df, snapshot_date, settings.window_days, timezone)
+    window_df = filter_subscribers(window_df, _subset(settings, subscribers))
+    # One shuffle: every later aggregate and window is keyed by subscriber_id first.
+    records = build_records(window_df, cells_df, timezone=timezone, settings=settings)
+    records = records.repartition(settings.partitions, "subscriber_id")
+    scoped = explode_time_scopes(records, settings)
+    counts = position_counts(scoped)
+    weekly = [
+        weekly_by_interaction(scoped, settings),
+        weekly_callandtext(scoped),
+        weekly_spatial(counts, home_positions(records), settings),
+        weekly_churn(counts),
+    ]
+    return flatten_weekly(weekly, settings)
+
+
+def bandicoot_columns(settings: Settings) -> list[str]:
+    """The ``bc_*`` columns, in bandicoot's key order."""
+    return [bandicoot_key_to_column(k) for k in bandicoot_keys(settings)]
+
+
+def behavior_vectors(
+    cdr_df: DataFrame,
+    cells_df: DataFrame,
+    subscribers_df: DataFrame,
+    app_usage_df: DataFrame,
+    *,
+    snapshot_date: dt.date,
+    timezone: str,
+    settings: Settings,
+    subscribers: SubscriberSubset = None,
+) -> DataFrame:
+    """``subscriber_id, snapshot_date, bc_* ..., tc_* ...``: one row per subscriber known
+    at the snapshot (subscribers table) or active in the window (CDR)."""
+    subset = _subset(settings, subscribers)
+    bc_df = bandicoot_features(
+        cdr_df,
+        cells_df,
+        snapshot_date=snapshot_date,
+        timezone=timezone,
+        settings=settings,
+        subscribers=subset,
+    )
+    tc_df = telco_features(
+        cdr_df,
+        subscribers_df,
+        app_usage_df,
+        snapshot_date=snapshot_date,
+        timezone=timezone,
+        settings=settings,
+        subscribers=subset,
+    )
+    population = tc_df.select("subscriber_id").unionByName(bc_df.select("subscriber_id")).distinct()
+    joined = population.join(bc_df, on="subscriber_id", how="left").join(
+        tc_df, on="subscriber_id", how="left"
+    )
+    tc_columns = [c for c in tc_df.columns if c != "subscriber_id"]
+    return joined.select(
+        "subscriber_id",
+        F.lit(snapshot_date).alias("snapshot_date"),
+        *bandicoot_columns(settings),
+        *tc_columns,
+    )
