@@ -1,0 +1,1 @@
+"""Privacy-safe publication: coarse location, k-anonymity, differential privacy, budget ledger."""
