@@ -1,0 +1,188 @@
+"""Phone numbers: parse each distinct raw number once, derive its attributes, pseudonymize.
+
+libphonenumber is Python, so this is the one row-wise Python step of ingestion, and it
+runs over the *distinct* raw values only (``mapInPandas``); the result is joined back to
+the rows with built-in joins. The HMAC key is read inside the worker from a
+:class:`~telcoseg.ingest.hmac_key.KeySource`, never shipped with the function.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+import phonenumbers
+from phonenumbers import PhoneNumberType, carrier, geocoder
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from telcoseg.ingest.hmac_key import KeySource, load_key, pseudonym
+
+# Service numbers as written: 3-6 digits, no country code, no trunk prefix.
+SHORT_CODE = re.compile(r"^[1-9][0-9]{2,5}$")
+IMEI = re.compile(r"^[0-9]{14,16}$")
+
+LOOKUP_SCHEMA = T.StructType(
+    [
+        T.StructField("raw", T.StringType()),
+        T.StructField("is_parsed", T.BooleanType()),
+        T.StructField("e164", T.StringType()),
+        T.StructField("id", T.StringType()),
+        T.StructField("country_iso", T.StringType()),
+        T.StructField("calling_code", T.IntegerType()),
+        T.StructField("number_region", T.StringType()),
+        T.StructField("carrier", T.StringType()),
+        T.StructField("number_type", T.StringType()),
+        T.StructField("is_valid", T.BooleanType()),
+        T.StructField("is_own_network", T.BooleanType()),
+        T.StructField("is_international", T.BooleanType()),
+    ]
+)
+IMEI_SCHEMA = T.StructType(
+    [
+        T.StructField("raw", T.StringType()),
+        T.StructField("tac", T.StringType()),
+        T.StructField("id", T.StringType()),
+    ]
+)
+
+_TYPE_NAMES = {
+    getattr(PhoneNumberType, name): name.lower()
+    for name in dir(PhoneNumberType)
+    if name.isupper() and isinstance(getattr(PhoneNumberType, name), int)
+}
+
+
+@dataclass(frozen=True)
+class NumberPlan:
+    """How numbers are read and classified (no secrets: safe in a UDF closure)."""
+
+    default_region: str
+    own_prefixes: tuple[str, ...] = ()
+    own_carriers: tuple[str, ...] = ()
+
+    @property
+    def home_calling_code(self) -> int:
+        return int(phonenumbers.country_code_for_region(self.default_region))
+
+
+Described = tuple[
+    bool,
+    str | None,
+    str | None,
+    str | None,
+    int | None,
+    str | None,
+    str | None,
+    str | None,
+    bool | None,
+    bool | None,
+    bool | None,
+]
+
+
+def describe_number(raw: str, plan: NumberPlan, key: bytes) -> Described:
+    """(is_parsed, e164, id, country_iso, calling_code, region, carrier, number_type,
+    is_valid, is_own_network, is_international) of one raw number.
+
+    Short codes keep their digits (id = HMAC of the digits). A value that libphonenumber
+    cannot parse, or whose length no number of its country can have, is not parsed.
+    """
+    text = raw.strip()
+    if SHORT_CODE.match(text):
+        home = plan.default_region
+        return (
+            True,
+            text,
+            pseudonym(key, text),
+            home,
+            plan.home_calling_code,
+            None,
+            None,
+            "short_code",
+            None,
+            False,
+            False,
+        )
+    try:
+        number = phonenumbers.parse(text, plan.default_region)
+    except phonenumbers.NumberParseException:
+        return (False, None, None, None, None, None, None, None, None, None, None)
+    if not phonenumbers.is_possible_number(number):
+        return (False, None, None, None, None, None, None, None, None, None, None)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    country = phonenumbers.region_code_for_number(number)
+    ntype = phonenumbers.number_type(number) if country else PhoneNumberType.UNKNOWN
+    # number_type is UNKNOWN exactly when the number matches no pattern of its region.
+    valid = ntype != PhoneNumberType.UNKNOWN
+    name = carrier.name_for_valid_number(number, "en") if valid else ""
+    area = geocoder.description_for_valid_number(number, "en") if valid else ""
+    own = e164.startswith(plan.own_prefixes) or (bool(name) and name.lower() in plan.own_carriers)
+    return (
+        True,
+        e164,
+        pseudonym(key, e164),
+        country if country and country != "001" else None,
+        int(number.country_code),
+        area or None,
+        name or None,
+        _TYPE_NAMES.get(ntype, "unknown"),
+        valid,
+        own,
+        int(number.country_code) != plan.home_calling_code,
+    )
+
+
+def lookup_numbers(raw_numbers: DataFrame, plan: NumberPlan, source: KeySource) -> DataFrame:
+    """Distinct raw values of column ``raw`` -> :data:`LOOKUP_SCHEMA` (one row per value)."""
+    carriers = tuple(c.lower() for c in plan.own_carriers)
+    local_plan = NumberPlan(plan.default_region, plan.own_prefixes, carriers)
+
+    def describe_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        key = load_key(source)  # read in the worker, at run time
+        for batch in batches:
+            values = batch["raw"].tolist()
+            rows = [describe_number(v, local_plan, key) for v in values]
+            out = pd.DataFrame.from_records(rows, columns=LOOKUP_SCHEMA.names[1:])
+            out.insert(0, "raw", values)
+            out["calling_code"] = out["calling_code"].astype("Int32")
+            yield out
+
+    return raw_numbers.select("raw").mapInPandas(describe_batches, LOOKUP_SCHEMA)
+
+
+def lookup_imeis(raw_imeis: DataFrame, source: KeySource) -> DataFrame:
+    """Distinct normalized IMEIs (column ``raw``, digits only) -> (raw, tac, id)."""
+
+    def hash_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        key = load_key(source)
+        for batch in batches:
+            values = batch["raw"].tolist()
+            yield pd.DataFrame(
+                {
+                    "raw": values,
+                    "tac": [v[:8] for v in values],
+                    "id": [pseudonym(key, v) for v in values],
+                }
+            )
+
+    return raw_imeis.select("raw").mapInPandas(hash_batches, IMEI_SCHEMA)
+
+
+def normalized_imei(col: str) -> F.Column:
+    """Digits of an IMEI as written (spaces, dashes and slashes dropped)."""
+    return F.regexp_replace(F.col(col), r"[\s\-/]", "")
+
+
+__all__ = [
+    "IMEI",
+    "LOOKUP_SCHEMA",
+    "NumberPlan",
+    "describe_number",
+    "lookup_imeis",
+    "lookup_numbers",
+    "normalized_imei",
+]

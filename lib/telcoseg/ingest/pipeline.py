@@ -1,0 +1,575 @@
+"""Ingestion runs: landing -> bronze, bronze -> silver, or both in one run.
+
+A run stages every table it writes (:func:`telcoseg.io.delta.prepare_write`) and commits
+them only when all staged cleanly, the ingest log last; any failure discards everything
+staged, so a run commits all of its tables or none. Counts come from the writes
+themselves (Parquet footers and ``DataFrame.observe``), not from extra passes, and every
+run checks ``read = accepted + quarantined + duplicates`` per source before committing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from functools import reduce
+from typing import Any
+
+from py4j.protocol import Py4JJavaError
+from pyspark import StorageLevel
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from telcoseg.config import Config
+from telcoseg.errors import DeltaWriteError, InputFileError, TelcosegError
+from telcoseg.ingest import landing, tables
+from telcoseg.ingest import rules as R
+from telcoseg.ingest import silver as S
+from telcoseg.ingest.contract import SOURCES
+from telcoseg.ingest.hmac_key import check_workers, fingerprint, key_source, load_key
+from telcoseg.ingest.phones import IMEI, NumberPlan, lookup_imeis, lookup_numbers, normalized_imei
+from telcoseg.ingest.settings import Settings
+from telcoseg.io import delta
+from telcoseg.io.delta import PendingWrite
+from telcoseg.logs import stage
+from telcoseg.schemas import SILVER
+
+log = logging.getLogger(__name__)
+
+
+class AccountingError(TelcosegError):
+    """Rows read != accepted + quarantined + duplicates: a bug; the run commits nothing."""
+
+
+@dataclass
+class SourceCounts:
+    """The four numbers of one source in one layer of a run."""
+
+    source: str
+    layer: str
+    files: int
+    read: int
+    accepted: int
+    quarantined: int
+    duplicates: int
+
+
+@dataclass
+class RunReport:
+    """What a run did; ``counts`` is empty when there was nothing new."""
+
+    run_id: str
+    layers: tuple[str, ...]
+    counts: list[SourceCounts] = field(default_factory=list)
+    distinct_numbers: int = 0
+    phone_seconds: float = 0.0
+    seconds: dict[str, float] = field(default_factory=dict)
+    committed: dict[str, int] = field(default_factory=dict)  # table path -> version
+
+    def table(self) -> str:
+        """The per-source counts as a fixed-width text table (what the jobs print)."""
+        head = f"{'layer':<7}{'source':<12}{'files':>6}{'read':>12}{'accepted':>12}"
+        head += f"{'quarantined':>13}{'duplicates':>12}"
+        lines = [f"ingest run {self.run_id}", head]
+        for c in self.counts:
+            lines.append(
+                f"{c.layer:<7}{c.source:<12}{c.files:>6}{c.read:>12}{c.accepted:>12}"
+                f"{c.quarantined:>13}{c.duplicates:>12}"
+            )
+        if not self.counts:
+            lines.append("nothing new to ingest")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def new_run_id(now: dt.datetime) -> str:
+    """Sortable by start time, unique: ``20260302T140509123456Z-1a2b3c``."""
+    return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def run_bronze(spark: SparkSession, cfg: Config) -> RunReport:
+    """Landing -> bronze for every file not ingested before."""
+    return _Run(spark, cfg, bronze=True, silver=False).run()
+
+
+def run_silver(spark: SparkSession, cfg: Config) -> RunReport:
+    """Bronze -> silver for every bronze file not promoted before."""
+    return _Run(spark, cfg, bronze=False, silver=True).run()
+
+
+def run_ingest(spark: SparkSession, cfg: Config) -> RunReport:
+    """Landing -> bronze -> silver in one run (bronze rows are read back from staging)."""
+    return _Run(spark, cfg, bronze=True, silver=True).run()
+
+
+@dataclass(frozen=True)
+class _LogEntry:
+    file_key: str
+    layer: str
+    source: str
+    path: str
+    size_bytes: int
+    mtime_ms: int
+    rows: int
+    bronze_run_id: str
+
+
+@dataclass
+class _BronzeInput:
+    """Rows of one source waiting for silver, with their files (for order and the log)."""
+
+    frames: list[DataFrame] = field(default_factory=list)
+    files: list[_LogEntry] = field(default_factory=list)
+
+
+class _Run:
+    def __init__(self, spark: SparkSession, cfg: Config, bronze: bool, silver: bool) -> None:
+        self.spark, self.cfg = spark, cfg
+        self.settings: Settings = cfg.section("ingest")
+        self.do_bronze, self.do_silver = bronze, silver
+        self.started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self.run_id = new_run_id(self.started)
+        layers = tuple(n for n, on in (("bronze", bronze), ("silver", silver)) if on)
+        self.report = RunReport(self.run_id, layers)
+        self.staged: list[PendingWrite] = []
+        self.log_rows: list[_LogEntry] = []
+        self.persisted: list[DataFrame] = []
+
+    # ------------------------------------------------------------------ driver
+
+    def run(self) -> RunReport:
+        t0 = time.perf_counter()
+        if self.do_silver:
+            self._check_key()
+        known = self._read_log()
+        try:
+            inputs: dict[str, _BronzeInput] = {s: _BronzeInput() for s in SOURCES}
+            if self.do_bronze:
+                self._stage_bronze(known, inputs)
+            if self.do_silver:
+                self._add_pending_bronze(known, inputs)
+                self._stage_silver(inputs)
+            if not self.report.counts:
+                log.info("ingest run %s: nothing new", self.run_id)
+                self._discard()
+                return self.report
+            self._stage_bookkeeping()
+            self._commit()
+        except BaseException:
+            self._discard()
+            raise
+        finally:
+            for df in self.persisted:
+                df.unpersist()
+        self.report.seconds["total"] = round(time.perf_counter() - t0, 3)
+        for line in self.report.table().splitlines():
+            log.info("%s", line)
+        return self.report
+
+    def _check_key(self) -> None:
+        """Refuse to start without a key, and check the workers read the same one."""
+        source = key_source(self.settings)
+        expected = fingerprint(load_key(source))
+        check_workers(self.spark, source, expected)
+        log.info("pseudonymization key from %s (fingerprint %s)", source.describe(), expected)
+
+    def _read_log(self) -> dict[str, dict[str, _LogEntry]]:
+        """file_key -> entry, per layer, from the ingest log (small: one row per file)."""
+        out: dict[str, dict[str, _LogEntry]] = {"bronze": {}, "silver": {}}
+        path = tables.log_path(self.cfg)
+        if not delta.table_exists(path):
+            return out
+        cols = [f for f in _LogEntry.__dataclass_fields__]
+        for row in delta.read_table(self.spark, path).select(*cols).collect():
+            entry = _LogEntry(**row.asDict())
+            out[entry.layer][entry.file_key] = entry
+        return out
+
+    # ------------------------------------------------------------------ bronze
+
+    def _stage_bronze(
+        self, known: Mapping[str, Mapping[str, _LogEntry]], inputs: dict[str, _BronzeInput]
+    ) -> None:
+        landing_root = self.cfg.paths.landing
+        plans: dict[str, list[landing.ReadGroup]] = {}
+        with stage(log, "bronze.check") as st:
+            for name, source in SOURCES.items():
+                files = [
+                    f for f in landing.discover(landing_root, name) if f.key not in known["bronze"]
+                ]
+                if files:
+                    plans[name] = landing.plan_reads(files, source, self.settings.mapping(name))
+            st.count(files=sum(len(g.files) for gs in plans.values() for g in gs))
+        read_time = F.lit(self.started).cast("timestamp")
+        for name, groups in plans.items():
+            with stage(log, f"bronze.{name}") as st:
+                frames = [landing.read_group(self.spark, g, landing_root) for g in groups]
+                df = reduce(DataFrame.unionByName, frames).select(
+                    *SOURCES[name].columns,
+                    "source_file",
+                    read_time.alias("read_time"),
+                    F.lit(self.run_id).alias("ingest_run_id"),
+                )
+                pending = self._stage_landing_read(df, name, groups)
+                rows_by_file = {
+                    r["source_file"]: r["count"]
+                    for r in pending.read(self.spark).groupBy("source_file").count().collect()
+                }
+                files = [f for g in groups for f in g.files]
+                unknown = set(rows_by_file) - {f.rel_path for f in files}
+                if unknown:
+                    raise DeltaWriteError(
+                        f"bronze {name}: rows from unexpected file(s) {sorted(unknown)[:3]}"
+                    )
+                entries = [
+                    _LogEntry(
+                        f.key,
+                        "bronze",
+                        name,
+                        f.rel_path,
+                        f.size,
+                        f.mtime_ms,
+                        int(rows_by_file.get(f.rel_path, 0)),
+                        self.run_id,
+                    )
+                    for f in sorted(files, key=lambda f: (f.mtime_ms, f.rel_path))
+                ]
+                self.log_rows.extend(entries)
+                inputs[name].frames.append(pending.read(self.spark))
+                inputs[name].files.extend(entries)
+                counts = SourceCounts(name, "bronze", len(files), pending.rows, pending.rows, 0, 0)
+                self.report.counts.append(counts)
+                st.count(files=len(files), rows=pending.rows)
+
+    def _stage_landing_read(
+        self, df: DataFrame, name: str, groups: Sequence[landing.ReadGroup]
+    ) -> PendingWrite:
+        """Stage bronze rows; a read failure is traced to its file and named."""
+        path = tables.bronze_path(self.cfg, name)
+        try:
+            with self._quiet_spark():
+                pending = delta.prepare_write(
+                    df,
+                    path,
+                    "append",
+                    partition_by=["ingest_run_id"],
+                    commit_info={"job": "ingest", "run": self.run_id},
+                )
+        except (DeltaWriteError, Py4JJavaError, PySparkException):
+            culprit = self._find_unreadable(groups)
+            if culprit is None:
+                raise
+            raise InputFileError(*culprit) from None
+        self.staged.append(pending)
+        return pending
+
+    def _find_unreadable(self, groups: Sequence[landing.ReadGroup]) -> tuple[str, str] | None:
+        root = self.cfg.paths.landing
+        with self._quiet_spark():
+            for group in groups:
+                try:
+                    landing.read_group(self.spark, group, root).write.format("noop").mode(
+                        "overwrite"
+                    ).save()
+                except (Py4JJavaError, PySparkException):
+                    uri, why = landing.find_unreadable(self.spark, group, root)
+                    return uri, f"cannot be read: {why}"
+        return None
+
+    @contextmanager
+    def _quiet_spark(self) -> Iterator[None]:
+        """Spark logs a stack trace per failed task; the run reports the cause itself."""
+        sc = self.spark.sparkContext
+        sc.setLogLevel("OFF")
+        try:
+            yield
+        finally:
+            sc.setLogLevel(self.cfg.spark.log_level)
+
+    def _add_pending_bronze(
+        self, known: Mapping[str, Mapping[str, _LogEntry]], inputs: dict[str, _BronzeInput]
+    ) -> None:
+        """Files an earlier bronze-only run read and no silver run has promoted yet."""
+        pending = [e for k, e in known["bronze"].items() if k not in known["silver"]]
+        for name in SOURCES:
+            entries = [e for e in pending if e.source == name]
+            if not entries:
+                continue
+            runs = sorted({e.bronze_run_id for e in entries})
+            keys = [f"{e.bronze_run_id}|{e.path}" for e in entries]
+            df = delta.read_table(
+                self.spark,
+                tables.bronze_path(self.cfg, name),
+                partition_filters=[("ingest_run_id", "in", runs)],
+            ).where(F.concat_ws("|", "ingest_run_id", "source_file").isin(keys))
+            inputs[name].frames.insert(0, df)
+            inputs[name].files[:0] = sorted(
+                entries, key=lambda e: (e.bronze_run_id, e.mtime_ms, e.path)
+            )
+
+    # ------------------------------------------------------------------ silver
+
+    def _stage_silver(self, inputs: Mapping[str, _BronzeInput]) -> None:
+        todo = {n: i for n, i in inputs.items() if i.frames}
+        if not todo:
+            return
+        tz = self.cfg.timezone
+        cleaned: dict[str, DataFrame] = {}
+        for name, inp in todo.items():
+            order = {f"{e.bronze_run_id}|{e.path}": i for i, e in enumerate(inp.files)}
+            df = reduce(DataFrame.unionByName, inp.frames)
+            cleaned[name] = S.with_file_order(S.with_clean_text(df, name), order)
+        numbers, imeis = self._lookups(cleaned)
+        quarantine_parts: list[DataFrame] = []
+        observed: dict[str, tuple[Observation, Observation]] = {}
+        for name, df in cleaned.items():
+            with stage(log, f"silver.{name}") as st:
+                validated = self._validate(name, df, numbers, imeis, tz)
+                quarantine_parts.append(
+                    validated.where(F.col("reason").isNotNull()).select(
+                        F.lit(name).alias("source"),
+                        "source_file",
+                        F.lit(self.run_id).alias("ingest_run_id"),
+                        "reason",
+                        "field",
+                        "raw",
+                    )
+                )
+                obs_valid, obs_out = Observation(_obs_name()), Observation(_obs_name())
+                valid = (
+                    validated.where(F.col("reason").isNull())
+                    .drop("reason", "field", "raw")
+                    .withColumn("ingest_run_id", F.lit(self.run_id))
+                    .observe(obs_valid, F.count(F.lit(1)).alias("n"))
+                )
+                out, mode = self._collapse(name, valid, df)
+                out = out.observe(
+                    obs_out,
+                    F.count_if(F.col("ingest_run_id") == self.run_id).alias("n"),
+                )
+                keys = S.KEYS[name]
+                self.staged.append(
+                    delta.prepare_write(
+                        out,
+                        tables.silver_path(self.cfg, name),
+                        mode,
+                        partition_by=list(keys.partition_by) or None,
+                        commit_info={"job": "ingest", "run": self.run_id},
+                    )
+                )
+                observed[name] = (obs_valid, obs_out)
+                st.count(accepted=obs_out.get["n"])
+        quarantine = self._stage_quarantine(quarantine_parts, list(cleaned))
+        for name, inp in todo.items():
+            read = sum(e.rows for e in inp.files)
+            valid_n = int(observed[name][0].get["n"])
+            accepted = int(observed[name][1].get["n"])
+            counts = SourceCounts(
+                name,
+                "silver",
+                len(inp.files),
+                read,
+                accepted,
+                quarantine[name],
+                valid_n - accepted,
+            )
+            if valid_n + quarantine[name] != read or accepted > valid_n:
+                raise AccountingError(
+                    f"silver {name}: read {read} != valid {valid_n} + quarantined "
+                    f"{quarantine[name]} (accepted {accepted}); nothing was committed"
+                )
+            self.report.counts.append(counts)
+            self.log_rows.extend(
+                _LogEntry(
+                    e.file_key,
+                    "silver",
+                    e.source,
+                    e.path,
+                    e.size_bytes,
+                    e.mtime_ms,
+                    e.rows,
+                    e.bronze_run_id,
+                )
+                for e in inp.files
+            )
+
+    def _lookups(self, cleaned: Mapping[str, DataFrame]) -> tuple[DataFrame, DataFrame]:
+        """Parse every distinct raw number (and hash every distinct IMEI) once."""
+        plan = NumberPlan(
+            self.settings.default_region, self.settings.own_prefixes, self.settings.own_carriers
+        )
+        source = key_source(self.settings)
+        raw = [
+            cleaned[name].select(F.col(c).alias("raw"))
+            for name in cleaned
+            for c in SOURCES[name].phone_columns
+        ]
+        with stage(log, "silver.phone_numbers") as st:
+            t0 = time.perf_counter()
+            distinct = reduce(DataFrame.unionByName, raw).where(F.col("raw").isNotNull()).distinct()
+            numbers = lookup_numbers(distinct, plan, source).persist(StorageLevel.MEMORY_AND_DISK)
+            self.persisted.append(numbers)
+            n = numbers.count()
+            seconds = time.perf_counter() - t0
+            self.report.distinct_numbers = n
+            self.report.phone_seconds = round(seconds, 3)
+            st.count(distinct_numbers=n, us_per_number=round(seconds / max(n, 1) * 1e6, 1))
+        if n <= self.settings.broadcast_numbers:
+            numbers = F.broadcast(numbers)
+        if "cdr" in cleaned:
+            imei_raw = (
+                cleaned["cdr"]
+                .select(normalized_imei("imei").alias("raw"))
+                .where(F.col("raw").rlike(IMEI.pattern))
+                .distinct()
+            )
+        else:
+            imei_raw = self.spark.createDataFrame([], "raw string")
+        imeis = lookup_imeis(imei_raw, source).persist(StorageLevel.MEMORY_AND_DISK)
+        self.persisted.append(imeis)
+        imeis.count()
+        return numbers, imeis
+
+    def _validate(
+        self, name: str, df: DataFrame, numbers: DataFrame, imeis: DataFrame, tz: str
+    ) -> DataFrame:
+        if name == "cdr":
+            return S.validate_cdr(df, numbers, imeis, tz)
+        if name == "cells":
+            return S.validate_cells(df)
+        validator = {
+            "app_usage": S.validate_app_usage,
+            "subscribers": S.validate_subscribers,
+            "outcomes": S.validate_outcomes,
+            "campaigns": S.validate_campaigns,
+        }[name]
+        return validator(df, numbers)
+
+    def _collapse(self, name: str, valid: DataFrame, cleaned: DataFrame) -> tuple[DataFrame, str]:
+        """Repeats collapsed per the source's key; returns the rows to write and the mode."""
+        keys = S.KEYS[name]
+        path = tables.silver_path(self.cfg, name)
+        exists = delta.table_exists(path)
+        schema = SILVER[name]
+        if keys.latest_wins:
+            existing = delta.read_table(self.spark, path) if exists else None
+            out = S.filter_latest(valid, existing, keys)
+            return out.select(*schema.names), "overwrite"
+        existing = None
+        if exists and keys.partition_by:
+            touched = self._touched_partitions(name, cleaned)
+            if touched:
+                existing = delta.read_table(
+                    self.spark, path, partition_filters=[(keys.partition_by[0], "in", touched)]
+                )
+        elif exists:
+            existing = delta.read_table(self.spark, path)
+        out = S.filter_new_keys(S.filter_first_seen(valid, keys.columns), existing, keys.columns)
+        return out.select(*schema.names), "append"
+
+    def _touched_partitions(self, name: str, cleaned: DataFrame) -> list[str]:
+        """Partition values the batch may write (from the timestamp column alone: cheap)."""
+        tz = self.cfg.timezone
+        if name == "cdr":
+            value = R.local_date(R.parse_instant(F.col("event_time"), tz), tz)
+        else:
+            value = R.parse_date(F.col("usage_date"))
+        rows = cleaned.select(value.alias("d")).where("d is not null").distinct().collect()
+        return sorted(r["d"].isoformat() for r in rows)
+
+    def _stage_quarantine(self, parts: list[DataFrame], sources: list[str]) -> dict[str, int]:
+        obs = Observation(_obs_name())
+        df = reduce(DataFrame.unionByName, parts).observe(
+            obs, *[F.count_if(F.col("source") == s).alias(s) for s in sources]
+        )
+        pending = delta.prepare_write(
+            df,
+            tables.quarantine_path(self.cfg),
+            "append",
+            commit_info={"job": "ingest", "run": self.run_id},
+        )
+        self.staged.append(pending)
+        counts = {s: int(obs.get[s]) for s in sources}
+        log.info("quarantine: %s", counts)
+        return counts
+
+    # ------------------------------------------------------------------ commit
+
+    def _stage_bookkeeping(self) -> None:
+        finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        runs = [
+            (
+                self.run_id,
+                c.layer,
+                c.source,
+                c.files,
+                c.read,
+                c.accepted,
+                c.quarantined,
+                c.duplicates,
+                self.report.distinct_numbers if c.layer == "silver" else None,
+                self.started,
+                finished,
+            )
+            for c in self.report.counts
+        ]
+        self.staged.append(
+            delta.prepare_write(
+                self.spark.createDataFrame(runs, tables.INGEST_RUNS),
+                tables.runs_path(self.cfg),
+                "append",
+            )
+        )
+        entries = [(*_entry_values(e), self.run_id, finished) for e in self.log_rows]
+        self.staged.append(
+            delta.prepare_write(
+                self.spark.createDataFrame(entries, tables.INGEST_LOG),
+                tables.log_path(self.cfg),
+                "append",
+            )
+        )
+
+    def _commit(self) -> None:
+        """Commit in staging order (the ingest log was staged last, so it lands last)."""
+        with stage(log, "commit") as st:
+            for pending in self.staged:
+                if pending.rows == 0 and delta.table_exists(pending.path):
+                    pending.discard()  # an empty append would only add a version
+                    continue
+                self.report.committed[pending.path] = pending.commit()
+            st.count(tables=len(self.report.committed))
+
+    def _discard(self) -> None:
+        for pending in self.staged:
+            try:
+                pending.discard()
+            except Exception:  # keep discarding the rest; orphans are invisible anyway
+                log.warning("could not discard staged files of %s", pending.path)
+        self.staged = []
+
+
+def _entry_values(e: _LogEntry) -> tuple[Any, ...]:
+    return (
+        e.file_key,
+        e.layer,
+        e.source,
+        e.path,
+        e.size_bytes,
+        e.mtime_ms,
+        e.rows,
+        e.bronze_run_id,
+    )
+
+
+def _obs_name() -> str:
+    return "ingest_" + uuid.uuid4().hex[:12]
+
+
+__all__ = ["AccountingError", "RunReport", "SourceCounts", "run_bronze", "run_ingest", "run_silver"]
