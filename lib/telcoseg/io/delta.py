@@ -69,6 +69,8 @@ _PARTITION_TYPES = (
     T.BooleanType,
 )
 APPEND_RETRIES = 15
+# Seconds spent in each phase of the last jar-free write (benchmarks report them).
+LAST_WRITE_TIMINGS: dict[str, float] = {}
 UPSERT_ATTEMPTS = 3
 
 
@@ -521,6 +523,7 @@ class _WriteTxn:
         self.dtable: DeltaTable | None = None
         self.schema: T.StructType = df.schema
         self.started = time.perf_counter()
+        self.timings: dict[str, float] = {}
 
     # -- preparation
 
@@ -608,6 +611,7 @@ class _WriteTxn:
                 raise DeltaWriteError(
                     f"writing {self.path} failed, nothing was committed: {_short(exc)}"
                 ) from exc
+            self.timings["spark_write_s"] = time.perf_counter() - self.started
             files = self.storage.list_data_files(self.stage_dir)
             for f in files:
                 self.storage.move(f"{self.stage_dir}/{f.rel_path}", f.rel_path)
@@ -617,17 +621,26 @@ class _WriteTxn:
             # Nullability is the table's promise, not the data frame's.
             target = spark_schema(self.dtable) if self.dtable is not None else df.schema
             self._validate(self.dtable, target, self.adds, self.stats)
+            self.timings["stage_s"] = time.perf_counter() - self.started
         except BaseException:
             self.discard()
             raise
 
     def commit(self) -> int:
         """Commit what :meth:`stage` wrote; on failure its files are deleted."""
+        t0 = time.perf_counter()
         try:
             version = self._commit(self.dtable, self.schema, self.adds)
         except BaseException:
             self.discard()
             raise
+        self.timings["commit_s"] = time.perf_counter() - t0
+        # What the delta-rs path adds on top of Spark's own Parquet write.
+        self.timings["delta_overhead_s"] = (
+            self.timings["stage_s"] - self.timings["spark_write_s"] + self.timings["commit_s"]
+        )
+        LAST_WRITE_TIMINGS.clear()
+        LAST_WRITE_TIMINGS.update(self.timings)
         log.info(
             "delta %s %s: version %d, +%d files (%d rows), -%d files in %.1fs",
             self.mode if not self.removes else "upsert",
