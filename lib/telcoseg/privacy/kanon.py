@@ -53,16 +53,30 @@ def generalize_rare(
     return joined.withColumn(column, F.coalesce(value, F.lit(other))).drop("_rare")
 
 
-def _margins(dims: Sequence[str]) -> list[tuple[str, ...]]:
-    """Every proper subset of ``dims``: the grand total () and each coarser grouping."""
-    return [tuple(s) for r in range(len(dims)) for s in itertools.combinations(dims, r)]
+def _margins(dims: Sequence[str], fixed: Sequence[str] = ()) -> list[tuple[str, ...]]:
+    """Every proper subset of ``dims`` that contains all of ``fixed``.
+
+    Without ``fixed``: the grand total () and each coarser grouping.
+    """
+    free = [d for d in dims if d not in fixed]
+    subsets = [s for r in range(len(free)) for s in itertools.combinations(free, r)]
+    return [(*fixed, *s) for s in subsets]
 
 
-def suppress(cells: pd.DataFrame, dims: Sequence[str], k: int, count: str = "n") -> pd.DataFrame:
+def suppress(
+    cells: pd.DataFrame,
+    dims: Sequence[str],
+    k: int,
+    count: str = "n",
+    fixed: Sequence[str] = (),
+) -> pd.DataFrame:
     """Mark cells to suppress (primary and complementary); adds ``suppressed``, ``suppression``.
 
     ``cells`` holds one row per combination of ``dims`` with the true subscriber
     ``count``. Nothing is dropped here so the caller can report how much was suppressed.
+    ``fixed`` dimensions split a stack of independent tables (e.g. one per outcome or
+    per audited attribute, where a subscriber appears once in each): margins are taken
+    within each of them, never across.
     """
     out = cells.copy().reset_index(drop=True)
     out[SUPPRESSED] = out[count] < k
@@ -72,7 +86,7 @@ def suppress(cells: pd.DataFrame, dims: Sequence[str], k: int, count: str = "n")
     changed = True
     while changed:
         changed = False
-        for margin in _margins(dims):
+        for margin in _margins(dims, fixed):
             groups = out.groupby(list(margin), dropna=False) if margin else [((), out)]
             for _, group in groups:
                 sup = group[group[SUPPRESSED]]

@@ -152,6 +152,8 @@ def release_crosstab(
 SIZE_NAMES = ("n", "count", "size", "subscribers", "n_subscribers", "population", "sent")
 SIZE_NAMES += ("n_sent", "support", "group_size", "n_total", "total")
 KEY_INT_NAMES = ("decile", "bucket", "bin", "rank", "quantile", "segment", "percentile")
+# Keys that split an aggregated input into independent tables (margins stay inside one).
+STACK_KEYS = ("outcome", "attribute", "model_name", "model", "target", "campaign_id", "metric")
 RATE_NAMES = ("rate", "response_rate", "positive_rate", "conversion_rate", "base_rate")
 POSITIVE_NAMES = ("positives", "n_positive", "n_positives", "conversions", "converted")
 POSITIVE_NAMES += ("n_converted", "responders", "hits", "n_hits")
@@ -211,7 +213,8 @@ def release_aggregate_input(
     for key in shape.keys:
         cells[key] = cells[key].astype("string").fillna("unknown")
     cells = cells.rename(columns={shape.size: _N})
-    marked = suppress(cells, list(shape.keys), k, count=_N)
+    fixed = [c for c in shape.keys if c in STACK_KEYS]
+    marked = suppress(cells, list(shape.keys), k, count=_N, fixed=fixed)
     kept = marked[~marked[SUPPRESSED]].reset_index(drop=True)
     check_k_anonymity(kept, k, count=_N, table=table)
     out = kept[list(shape.keys)].copy()
