@@ -1,0 +1,1 @@
+"""Behavioral segmentation: macro/micro segments, stable ids, profiles, migration, fairness."""
