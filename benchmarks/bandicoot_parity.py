@@ -3,7 +3,7 @@
 One generator (:func:`generate_records`) feeds both writers: bandicoot's per-user CSVs +
 antennas file, and silver-shaped Spark DataFrames (``SILVER_CDR``/``SILVER_CELLS``). Then
 ``bandicoot.read_csv`` + ``bandicoot.utils.all(user, flatten=True)`` runs per user and
-telcoseg's :func:`bandicoot_features` on all users, and every value is compared.
+telcoseg's indicators on all users, and every value is compared.
 
 Run: ``.venv/bin/python benchmarks/bandicoot_parity.py [--users 48] [--split]``.
 """
@@ -34,7 +34,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from telcoseg.features.catalogue import bandicoot_key_to_column, bandicoot_keys
 from telcoseg.features.settings import Settings
-from telcoseg.features.vectors import bandicoot_features
+from telcoseg.features.vectors import bandicoot_records, indicators_from_records, persisted
 from telcoseg.schemas import SILVER_CDR, SILVER_CELLS
 
 TIMEZONE = "Europe/Paris"  # the window crosses the 2026-03-29 DST change
@@ -368,10 +368,11 @@ def run_parity(
     user_ids, antennas = write_bandicoot_csvs(records, cells, workdir)
     expected = bandicoot_indicators(workdir, user_ids, antennas, settings)
     cdr, cells_df = silver_frames(spark, records, cells)
-    features = bandicoot_features(
+    prepared = bandicoot_records(
         cdr, cells_df, snapshot_date=SNAPSHOT, timezone=TIMEZONE, settings=settings
     )
-    return compare(expected, features, settings)
+    with persisted(prepared) as cached:
+        return compare(expected, indicators_from_records(cached, settings), settings)
 
 
 def main(argv: list[str] | None = None) -> int:

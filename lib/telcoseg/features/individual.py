@@ -98,52 +98,65 @@ def weekly_callandtext(scoped_df: DataFrame) -> DataFrame:
     hour earlier; any other text starts one; calls only end conversations.
     """
     key = ["subscriber_id", "scope", "week"]
-    days = scoped_df.groupBy(*key).agg(F.size(F.collect_set("day")).alias("active_days"))
-
     thread = Window.partitionBy(*key, "correspondent_id").orderBy("ts", "record_id")
     running = thread.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     is_text = F.col("interaction") == "text"
-    prev_ts = F.lag("ts").over(thread)
-    prev_is_text = F.lag(is_text).over(thread)
-    prev_is_out = F.lag("is_out").over(thread)
-    starts = is_text & (
-        prev_ts.isNull() | ~prev_is_text | (F.col("ts") - prev_ts >= CONVERSATION_GAP_S)
-    )
-    threaded = scoped_df.select(
+    with_prev = scoped_df.select(
         *key,
         "correspondent_id",
         "ts",
         "record_id",
+        "day",
         "is_out",
         is_text.alias("is_text"),
-        starts.alias("starts"),
-        # Consecutive in -> out texts of one conversation: the user's response delay.
-        F.when(is_text & ~starts & ~prev_is_out & F.col("is_out"), F.col("ts") - prev_ts).alias(
-            "delay"
-        ),
-    ).withColumn("conversation", F.sum(F.col("starts").cast("long")).over(running))
-    texts = threaded.filter("is_text").withColumn(
-        "delay", F.when(F.col("delay") > 0, F.col("delay"))
+        F.lag("ts").over(thread).alias("prev_ts"),
+        F.lag(is_text).over(thread).alias("prev_is_text"),
+        F.lag("is_out").over(thread).alias("prev_is_out"),
     )
-    per_conversation = texts.groupBy(*key, "correspondent_id", "conversation").agg(
+    gap = F.col("ts") - F.col("prev_ts")
+    starts = F.col("is_text") & (
+        F.col("prev_ts").isNull() | ~F.col("prev_is_text") | (gap >= CONVERSATION_GAP_S)
+    )
+    with_starts = with_prev.withColumn("starts", starts)
+    # Consecutive in -> out texts of one conversation: the user's response delay (> 0 only).
+    answers = (
+        F.col("is_text") & ~F.col("starts") & ~F.col("prev_is_out") & F.col("is_out") & (gap > 0)
+    )
+    threaded = with_starts.select(
+        *key,
+        "correspondent_id",
+        "day",
+        "is_out",
+        "is_text",
+        "starts",
+        F.when(answers, gap).alias("delay"),
+        F.sum(F.col("starts").cast("long")).over(running).alias("conversation"),
+    )
+    # One group per conversation, plus one per correspondent for its calls (no
+    # conversation): every week of the scope survives, without a join.
+    per_conversation = threaded.groupBy(
+        *key, "correspondent_id", F.when(F.col("is_text"), F.col("conversation")).alias("conv")
+    ).agg(
+        F.collect_set("day").alias("days"),
         F.max(F.when(F.col("starts"), F.col("is_out"))).alias("first_out"),
-        F.max("is_out").alias("any_out"),
+        F.max(F.when(F.col("is_text"), F.col("is_out"))).alias("any_out"),
         F.count("delay").alias("delay_n"),
         F.sum("delay").alias("delay1"),
         F.sum(F.col("delay") * F.col("delay")).alias("delay2"),
     )
-    received = ~F.col("first_out")
-    conversations = per_conversation.groupBy(*key).agg(
-        F.count(F.lit(1)).alias("n_conv"),
-        F.sum(F.col("first_out").cast("long")).alias("n_init"),
-        F.sum(received.cast("long")).alias("n_received"),
-        F.sum((received & F.col("any_out")).cast("long")).alias("n_responded"),
+    is_conversation = F.col("conv").isNotNull()
+    received = is_conversation & ~F.col("first_out")
+    joined = per_conversation.groupBy(*key).agg(
+        F.size(F.array_distinct(F.flatten(F.collect_list("days")))).alias("active_days"),
+        F.count(F.when(is_conversation, 1)).alias("n_conv"),
+        F.count(F.when(is_conversation & F.col("first_out"), 1)).alias("n_init"),
+        F.count(F.when(received, 1)).alias("n_received"),
+        F.count(F.when(received & F.col("any_out"), 1)).alias("n_responded"),
         F.sum("delay_n").alias("delay_n"),
         F.sum("delay1").alias("delay1"),
         F.sum("delay2").alias("delay2"),
     )
-    joined = days.join(conversations, on=key, how="left")
-    n_conv = F.coalesce(F.col("n_conv"), F.lit(0))
+    n_conv = F.col("n_conv")
     return joined.select(
         "subscriber_id",
         F.concat_ws("__", "scope", F.lit("callandtext")).alias("scope"),

@@ -21,7 +21,10 @@ DEFAULT_APP_CATEGORIES = (
 
 def parse_time_of_day(text: str) -> int:
     """``"19:00"`` or ``"19:00:00"`` -> seconds since midnight (raises ValueError)."""
-    parts = [int(p) for p in text.split(":")]
+    try:
+        parts = [int(p) for p in text.split(":")]
+    except ValueError:
+        raise ValueError(f"expected HH:MM[:SS], got {text!r}") from None
     if not 2 <= len(parts) <= 3:
         raise ValueError(f"expected HH:MM[:SS], got {text!r}")
     h, m, s = (*parts, 0)[:3]

@@ -21,15 +21,24 @@ def _outer(stat: str, value: Column) -> Column:
     return F.avg(value) if stat == "mean" else F.stddev_pop(value)
 
 
-def flatten_weekly(weekly_dfs: Sequence[DataFrame], settings: Settings) -> DataFrame:
-    """Union the per-week tables (``subscriber_id, scope, week, <per-week columns>``) and
-    pivot them into one ``bc_<bandicoot key>`` column per flattened key."""
-    weekly = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), list(weekly_dfs))
+def flatten_weekly(weekly_df: DataFrame, settings: Settings) -> DataFrame:
+    """Pivot a per-week table (``subscriber_id, scope, week, <per-week columns>``) into
+    ``subscriber_id`` + one ``bc_<bandicoot key>`` column per flattened key it holds."""
+    present = set(weekly_df.columns)
     aggregates = [
         _outer(outer, F.when(F.col("scope") == scope, F.col(inner))).alias(
             bandicoot_key_to_column(key)
         )
         for ind in ALL_INDICATORS
         for key, scope, inner, outer in indicator_keys(ind, settings)
+        if inner in present
     ]
-    return weekly.groupBy("subscriber_id").agg(*aggregates)
+    return weekly_df.groupBy("subscriber_id").agg(*aggregates)
+
+
+def join_flattened(flat_dfs: Sequence[DataFrame]) -> DataFrame:
+    """Left-join the pivoted tables onto the first (which must hold every subscriber).
+
+    All are clustered by subscriber_id already, so the joins shuffle nothing.
+    """
+    return reduce(lambda a, b: a.join(b, on="subscriber_id", how="left"), list(flat_dfs))

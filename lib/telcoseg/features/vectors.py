@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -22,7 +25,7 @@ from telcoseg.features.spatial import (
     weekly_churn,
     weekly_spatial,
 )
-from telcoseg.features.summary import flatten_weekly
+from telcoseg.features.summary import flatten_weekly, join_flattened
 from telcoseg.features.telco import telco_features
 
 
@@ -30,6 +33,47 @@ def _subset(settings: Settings, subset: SubscriberSubset) -> SubscriberSubset:
     if subset is None and settings.subscribers:
         return settings.subscribers
     return subset
+
+
+def bandicoot_records(
+    cdr_df: DataFrame,
+    cells_df: DataFrame,
+    *,
+    snapshot_date: dt.date,
+    timezone: str,
+    settings: Settings,
+    subscribers: SubscriberSubset = None,
+) -> DataFrame:
+    """The window's bandicoot records, hash-partitioned by subscriber_id.
+
+    Every later aggregate and window is keyed by subscriber_id first, so this is the only
+    shuffle of record-sized data. Callers that compute all indicators should persist it:
+    each indicator family reads it (see :func:`persisted`).
+    """
+    require_columns(
+        cdr_df,
+        ["subscriber_id", "record_id", "event_time", "event_date", "event_type", "direction"],
+        "silver cdr",
+    )
+    require_columns(cells_df, ["cell_id", "latitude", "longitude"], "silver cells")
+    window_df = filter_window(cdr_df, snapshot_date, settings.window_days, timezone)
+    window_df = filter_subscribers(window_df, _subset(settings, subscribers))
+    records = build_records(window_df, cells_df, timezone=timezone, settings=settings)
+    return records.repartition(settings.partitions, "subscriber_id")
+
+
+def indicators_from_records(records_df: DataFrame, settings: Settings) -> DataFrame:
+    """``subscriber_id`` + one ``bc_*`` column per ``bandicoot.utils.all`` key, in
+    bandicoot's order, for every subscriber with at least one record."""
+    scoped = explode_time_scopes(records_df, settings)
+    counts = position_counts(scoped)
+    flat = [
+        flatten_weekly(weekly_callandtext(scoped), settings),  # every subscriber: first
+        flatten_weekly(weekly_by_interaction(scoped, settings), settings),
+        flatten_weekly(weekly_spatial(counts, home_positions(records_df), settings), settings),
+        flatten_weekly(weekly_churn(counts), settings),
+    ]
+    return join_flattened(flat).select("subscriber_id", *bandicoot_columns(settings))
 
 
 def bandicoot_features(
@@ -41,27 +85,26 @@ def bandicoot_features(
     settings: Settings,
     subscribers: SubscriberSubset = None,
 ) -> DataFrame:
-    """``subscriber_id`` + one ``bc_*`` column per ``bandicoot.utils.all`` key, for every
-    subscriber with at least one bandicoot record in the window."""
-    require_columns(
+    """Silver cdr + cells -> ``subscriber_id`` + the ``bc_*`` columns (no caching)."""
+    records = bandicoot_records(
         cdr_df,
-        ["subscriber_id", "record_id", "event_time", "event_date", "event_type", "direction"],
-        "silver cdr",
+        cells_df,
+        snapshot_date=snapshot_date,
+        timezone=timezone,
+        settings=settings,
+        subscribers=subscribers,
     )
-    window_df = filter_window(cdr_df, snapshot_date, settings.window_days, timezone)
-    window_df = filter_subscribers(window_df, _subset(settings, subscribers))
-    # One shuffle: every later aggregate and window is keyed by subscriber_id first.
-    records = build_records(window_df, cells_df, timezone=timezone, settings=settings)
-    records = records.repartition(settings.partitions, "subscriber_id")
-    scoped = explode_time_scopes(records, settings)
-    counts = position_counts(scoped)
-    weekly = [
-        weekly_by_interaction(scoped, settings),
-        weekly_callandtext(scoped),
-        weekly_spatial(counts, home_positions(records), settings),
-        weekly_churn(counts),
-    ]
-    return flatten_weekly(weekly, settings)
+    return indicators_from_records(records, settings)
+
+
+@contextmanager
+def persisted(df: DataFrame) -> Iterator[DataFrame]:
+    """Persist ``df`` (memory, spilling to disk) for the block; unpersist after it."""
+    cached = df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield cached
+    finally:
+        cached.unpersist()
 
 
 def bandicoot_columns(settings: Settings) -> list[str]:
@@ -79,18 +122,25 @@ def behavior_vectors(
     timezone: str,
     settings: Settings,
     subscribers: SubscriberSubset = None,
+    records_df: DataFrame | None = None,
 ) -> DataFrame:
     """``subscriber_id, snapshot_date, bc_* ..., tc_* ...``: one row per subscriber known
-    at the snapshot (subscribers table) or active in the window (CDR)."""
+    at the snapshot (subscribers table) or active in the window (CDR).
+
+    ``records_df``: the (persisted) output of :func:`bandicoot_records` for the same
+    arguments, if the caller has it; otherwise it is derived here.
+    """
     subset = _subset(settings, subscribers)
-    bc_df = bandicoot_features(
-        cdr_df,
-        cells_df,
-        snapshot_date=snapshot_date,
-        timezone=timezone,
-        settings=settings,
-        subscribers=subset,
-    )
+    if records_df is None:
+        records_df = bandicoot_records(
+            cdr_df,
+            cells_df,
+            snapshot_date=snapshot_date,
+            timezone=timezone,
+            settings=settings,
+            subscribers=subset,
+        )
+    bc_df = indicators_from_records(records_df, settings)
     tc_df = telco_features(
         cdr_df,
         subscribers_df,
