@@ -17,7 +17,7 @@ from pyspark.sql import types as T
 
 from telcoseg.cli import snapshot_date
 from telcoseg.config import Config
-from telcoseg.errors import ConfigError, TableNotFoundError
+from telcoseg.errors import ConfigError
 from telcoseg.io.delta import read_table, table_exists, write_table
 from telcoseg.logs import stage
 from telcoseg.propensity.dataset import build_scoring_set
@@ -198,7 +198,5 @@ def score_job(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> dic
         },
         commit_info={"job": "propensity_score", "snapshot_date": when.isoformat()},
     )
-    if not table_exists(path):
-        raise TableNotFoundError(f"{path} was not written")
     result["table_version"] = version
     return result
