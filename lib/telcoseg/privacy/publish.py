@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -57,6 +57,18 @@ def at_snapshot(df: DataFrame, snapshot: dt.date) -> DataFrame:
     if "snapshot_date" not in df.columns:
         return df
     return df.where(F.col("snapshot_date") == F.lit(snapshot))
+
+
+def latest_model_rows(df: DataFrame) -> DataFrame:
+    """Rows of the newest ``model_version`` per outcome/model when a table accumulates runs."""
+    if "model_version" not in df.columns:
+        return df
+    group = [c for c in ("outcome", "model_name") if c in df.columns]
+    w = Window.partitionBy(*group) if group else Window.partitionBy(F.lit(1))
+    newest = F.max("model_version").over(
+        w.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    )
+    return df.where(F.col("model_version") == newest)
 
 
 def previous_snapshot(df: DataFrame, snapshot: dt.date) -> dt.date | None:
@@ -246,8 +258,9 @@ def publish_snapshot(spark: SparkSession, cfg: Config, snapshot: dt.date) -> Sna
             f"privacy budget spent: ledger {ledger} has epsilon {already:.4g} of "
             f"{settings.budget_epsilon:.4g}; no release for {snapshot}. Nothing was published."
         )
+    cache: dict[str, DataFrame] = {}
     builders: list[tuple[str, Callable[[], Release | None]]] = _plan(
-        inputs, settings, snapshot, pub
+        inputs, settings, snapshot, pub, cache
     )
     for table, build in builders:
         if not wanted(table):
@@ -274,6 +287,8 @@ def publish_snapshot(spark: SparkSession, cfg: Config, snapshot: dt.date) -> Sna
         _write_df(df, cfg.paths.table(PUBLIC, r.table), snapshot)
     _write_releases(spark, cfg, pub)
     _write_passthrough(spark, cfg, inputs, snapshot, pub)
+    for df in cache.values():
+        df.unpersist()
     return pub
 
 
@@ -292,10 +307,13 @@ def _need(df: DataFrame | None, name: str) -> DataFrame:
 
 
 def _plan(
-    inputs: _Inputs, settings: Settings, snapshot: dt.date, pub: SnapshotPublication
+    inputs: _Inputs,
+    settings: Settings,
+    snapshot: dt.date,
+    pub: SnapshotPublication,
+    cache: dict[str, DataFrame],
 ) -> list[tuple[str, Callable[[], Release | None]]]:
     """(public table, builder) pairs; a builder raises TableNotFoundError if an input is missing."""
-    cache: dict[str, DataFrame] = {}
 
     def assignments() -> DataFrame | None:
         df = inputs.get("segment_assignments")
@@ -365,6 +383,7 @@ def _plan(
 
     def aggregated(table: str, source: str, df: DataFrame | None = None) -> Release:
         src = df if df is not None else at_snapshot(_need(inputs.get(source), source), snapshot)
+        src = latest_model_rows(src)
         shape = read_shape(src.schema)
         pdf = pd.DataFrame(
             [r.asDict() for r in src.select(*shape.keys, *shape.counts, *shape.metrics).collect()]
