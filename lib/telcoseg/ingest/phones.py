@@ -145,7 +145,7 @@ def lookup_numbers(raw_numbers: DataFrame, plan: NumberPlan, source: KeySource) 
         key = load_key(source)  # read in the worker, at run time
         for batch in batches:
             values = batch["raw"].tolist()
-            rows = [describe_number(v, local_plan, key) for v in values]
+            rows = [describe_number(v or "", local_plan, key) for v in values]
             out = pd.DataFrame.from_records(rows, columns=LOOKUP_SCHEMA.names[1:])
             out.insert(0, "raw", values)
             out["calling_code"] = out["calling_code"].astype("Int32")
@@ -164,8 +164,8 @@ def lookup_imeis(raw_imeis: DataFrame, source: KeySource) -> DataFrame:
             yield pd.DataFrame(
                 {
                     "raw": values,
-                    "tac": [v[:8] for v in values],
-                    "id": [pseudonym(key, v) for v in values],
+                    "tac": [v[:8] if v else None for v in values],
+                    "id": [pseudonym(key, v) if v else None for v in values],
                 }
             )
 
