@@ -15,6 +15,12 @@ from dataclasses import dataclass
 import pandas as pd
 import phonenumbers
 from phonenumbers import PhoneNumberType, carrier, geocoder
+from phonenumbers.phonemetadata import PhoneMetadata
+from phonenumbers.phonenumberutil import (
+    _number_type_helper,
+    is_number_type_geographical,
+    national_significant_number,
+)
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -115,11 +121,11 @@ def describe_number(raw: str, plan: NumberPlan, key: bytes) -> Described:
         return (False, None, None, None, None, None, None, None, None, None, None)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     country = phonenumbers.region_code_for_number(number)
-    ntype = phonenumbers.number_type(number) if country else PhoneNumberType.UNKNOWN
+    ntype = _number_type(number, country) if country else PhoneNumberType.UNKNOWN
     # number_type is UNKNOWN exactly when the number matches no pattern of its region.
     valid = ntype != PhoneNumberType.UNKNOWN
     name = carrier.name_for_valid_number(number, "en") if valid else ""
-    area = geocoder.description_for_valid_number(number, "en") if valid else ""
+    area = _area(number, ntype, country or "") if valid else ""
     own = e164.startswith(plan.own_prefixes) or (bool(name) and name.lower() in plan.own_carriers)
     return (
         True,
@@ -134,6 +140,33 @@ def describe_number(raw: str, plan: NumberPlan, key: bytes) -> Described:
         own,
         int(number.country_code) != plan.home_calling_code,
     )
+
+
+_COUNTRY_NAMES: dict[str, str] = {}
+
+
+def _number_type(number: phonenumbers.PhoneNumber, region: str) -> int:
+    """phonenumbers.number_type for a number whose region is known (it would look the
+    region up again, which costs as much as the type itself)."""
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
+    if metadata is None:
+        return PhoneNumberType.UNKNOWN
+    return int(_number_type_helper(national_significant_number(number), metadata))
+
+
+def _area(number: phonenumbers.PhoneNumber, ntype: int, region: str) -> str:
+    """geocoder.description_for_number without its repeated validity checks.
+
+    A number type that is not geographical (most mobiles, toll-free) is described by the
+    name of its own region; libphonenumber would validate it against every region of its
+    calling code first (and answer "" where two regions share the range)."""
+    if not is_number_type_geographical(ntype, number.country_code):
+        # The country's name depends on the region only; libphonenumber would re-validate
+        # the number against every region of its calling code to find it, so memoize.
+        if region not in _COUNTRY_NAMES:
+            _COUNTRY_NAMES[region] = geocoder.country_name_for_number(number, "en")
+        return _COUNTRY_NAMES[region]
+    return geocoder.description_for_valid_number(number, "en")
 
 
 def lookup_numbers(raw_numbers: DataFrame, plan: NumberPlan, source: KeySource) -> DataFrame:
