@@ -1,0 +1,122 @@
+"""Training end to end on tiny synthetic data: MLflow round trip by alias, biased model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pytest
+from chispa import assert_approx_df_equality
+from mlflow import MlflowClient
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from telcoseg.propensity import synthetic
+from telcoseg.propensity.registry import champion_version, configure, load_champion
+from telcoseg.propensity.settings import FairnessSettings, SearchSettings, Settings
+from telcoseg.propensity.train import PropensityInputs, train_outcome
+
+DATES = [dt.date(2026, 1, 1), dt.date(2026, 1, 15), dt.date(2026, 1, 29)]
+# Tiny GBTs; age bands of ~50 rows are reported, not gated (min_group_size 100).
+SETTINGS = Settings(
+    outcomes=("upgrade",),
+    model_prefix="t",
+    search=SearchSettings(
+        max_depth=(2,), max_iter=(5,), step_size=(0.5,), min_instances_per_node=5, refit=False
+    ),
+    # Five tiny trees are not calibrated to 0.05 per group; the audit is not the subject here.
+    fairness=FairnessSettings(min_group_size=100, min_group_positives=10, max_calibration_gap=0.15),
+    seed=3,
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("mlflow")
+    previous = mlflow.get_tracking_uri()
+    configure(f"sqlite:///{root}/mlflow.db", str(root / "artifacts"), "propensity-test")
+    yield root
+    mlflow.set_tracking_uri(previous)
+
+
+def _inputs(spark: SparkSession, biased: bool) -> PropensityInputs:
+    data = synthetic.generate(
+        spark,
+        500,
+        DATES,
+        horizon_days=14,
+        outcomes=("upgrade",),
+        seed=5,
+        partitions=2,
+        biased_outcome="upgrade" if biased else None,
+    )
+    return PropensityInputs(
+        behavior=data.behavior,
+        subscribers=data.subscribers,
+        outcomes=data.outcomes,
+        segments=data.segments,
+    )
+
+
+def test_champion_loads_by_alias_and_scores_like_the_trained_model(
+    spark: SparkSession, store: Path
+) -> None:
+    report = train_outcome(
+        _inputs(spark, biased=False), "upgrade", DATES, SETTINGS, keep_frames=True
+    )
+    assert report.audit_passed, report.audit_failures
+    assert report.decision.promote
+    assert report.metrics["test_roc_auc"] > 0.6
+    # Calibrated despite balanced class weights: mean score near the base rate.
+    assert abs(report.metrics["test_mean_score"] - report.metrics["test_base_rate"]) < 0.05
+
+    model, version = load_champion("t_upgrade")
+    assert version == report.version
+    assert report.test_scores is not None
+    inputs = _inputs(spark, biased=False)
+    from telcoseg.propensity.dataset import build_scoring_set
+    from telcoseg.propensity.train import feature_sources
+
+    sources = feature_sources(inputs, DATES, SETTINGS)
+    scoring = build_scoring_set(sources, inputs.outcomes, "upgrade", DATES[-1], SETTINGS)
+    reloaded = model.transform(scoring).select("subscriber_id", "propensity")
+    trained = report.test_scores.select("subscriber_id", "propensity")
+    assert_approx_df_equality(
+        reloaded.join(trained.select("subscriber_id"), "subscriber_id", "inner"),
+        trained,
+        precision=1e-9,
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+    artifacts = {
+        os.path.basename(a.path) for a in MlflowClient().list_artifacts(report.run_id, "evaluation")
+    }
+    assert {"fairness_audit.json", "reliability_deciles_test.csv", "feature_importances.json"} <= (
+        artifacts
+    )
+    mlmodel = mlflow.models.get_model_info(f"models:/t_upgrade/{version}")
+    assert mlmodel.signature is not None and "f0" in mlmodel.signature.inputs.input_names()
+    assert "gender" not in mlmodel.signature.inputs.input_names()
+
+
+def test_a_biased_model_fails_the_audit_and_stays_unpromoted(
+    spark: SparkSession, store: Path
+) -> None:
+    before = champion_version(MlflowClient(), "t_upgrade")
+    report = train_outcome(
+        _inputs(spark, biased=True), "upgrade", DATES, SETTINGS, keep_frames=True
+    )
+    assert not report.audit_passed
+    assert not report.decision.promote
+    assert "gender=m" in report.decision.reason
+    assert "selection_rate_ratio" in report.decision.reason
+    after = champion_version(MlflowClient(), "t_upgrade")
+    assert (after.version if after else None) == (before.version if before else None)
+    tags = MlflowClient().get_model_version("t_upgrade", str(report.version)).tags
+    assert tags["promotion_decision"] == "rejected"
+    assert report.audit_table is not None
+    failed = report.audit_table.where(~F.col("passed")).select("attribute", "group").collect()
+    assert ("gender", "m") in [tuple(r) for r in failed]
