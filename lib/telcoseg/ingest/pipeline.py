@@ -208,6 +208,7 @@ class _Run:
                     plans[name] = landing.plan_reads(files, source, self.settings.mapping(name))
             st.count(files=sum(len(g.files) for gs in plans.values() for g in gs))
         read_time = F.lit(self.started).cast("timestamp")
+        staged: dict[str, PendingWrite] = {}
         for name, groups in plans.items():
             with stage(log, f"bronze.{name}") as st:
                 frames = [landing.read_group(self.spark, g, landing_root) for g in groups]
@@ -217,36 +218,39 @@ class _Run:
                     read_time.alias("read_time"),
                     F.lit(self.run_id).alias("ingest_run_id"),
                 )
-                pending = self._stage_landing_read(df, name, groups)
-                rows_by_file = {
-                    r["source_file"]: r["count"]
-                    for r in pending.read(self.spark).groupBy("source_file").count().collect()
-                }
-                files = [f for g in groups for f in g.files]
-                unknown = set(rows_by_file) - {f.rel_path for f in files}
-                if unknown:
-                    raise DeltaWriteError(
-                        f"bronze {name}: rows from unexpected file(s) {sorted(unknown)[:3]}"
-                    )
-                entries = [
-                    _LogEntry(
-                        f.key,
-                        "bronze",
-                        name,
-                        f.rel_path,
-                        f.size,
-                        f.mtime_ms,
-                        int(rows_by_file.get(f.rel_path, 0)),
-                        self.run_id,
-                    )
-                    for f in sorted(files, key=lambda f: (f.mtime_ms, f.rel_path))
-                ]
-                self.log_rows.extend(entries)
-                inputs[name].frames.append(pending.read(self.spark))
-                inputs[name].files.extend(entries)
-                counts = SourceCounts(name, "bronze", len(files), pending.rows, pending.rows, 0, 0)
-                self.report.counts.append(counts)
-                st.count(files=len(files), rows=pending.rows)
+                staged[name] = self._stage_landing_read(df, name, groups)
+                st.count(files=sum(len(g.files) for g in groups), rows=staged[name].rows)
+        if not staged:
+            return
+        # Rows per file for the ingest log: one small job over every staged bronze file.
+        per_file = reduce(
+            DataFrame.unionByName,
+            [p.read(self.spark).select("source_file") for p in staged.values()],
+        )
+        rows_by_file = {
+            r["source_file"]: int(r["count"])
+            for r in per_file.groupBy("source_file").count().collect()
+        }
+        all_files = {f.rel_path for gs in plans.values() for g in gs for f in g.files}
+        unknown = set(rows_by_file) - all_files
+        if unknown:
+            raise DeltaWriteError(f"bronze: rows from unexpected file(s) {sorted(unknown)[:3]}")
+        for name, pending in staged.items():
+            files = sorted(
+                (f for g in plans[name] for f in g.files), key=lambda f: (f.mtime_ms, f.rel_path)
+            )
+            entries = [
+                _LogEntry(
+                    f.key, "bronze", name, f.rel_path, f.size, f.mtime_ms,
+                    rows_by_file.get(f.rel_path, 0), self.run_id,
+                )
+                for f in files
+            ]  # fmt: skip
+            self.log_rows.extend(entries)
+            inputs[name].frames.append(pending.read(self.spark))
+            inputs[name].files.extend(entries)
+            counts = SourceCounts(name, "bronze", len(files), pending.rows, pending.rows, 0, 0)
+            self.report.counts.append(counts)
 
     def _stage_landing_read(
         self, df: DataFrame, name: str, groups: Sequence[landing.ReadGroup]
@@ -432,9 +436,9 @@ class _Run:
             )
         else:
             imei_raw = self.spark.createDataFrame([], "raw string")
+        # Computed (once) by the first write that needs it.
         imeis = lookup_imeis(imei_raw, source).persist(StorageLevel.MEMORY_AND_DISK)
         self.persisted.append(imeis)
-        imeis.count()
         return numbers, imeis
 
     def _validate(
