@@ -13,7 +13,7 @@ from telcoseg.config import from_dict
 from telcoseg.errors import ConfigError, TelcosegError
 from telcoseg.io import delta
 from telcoseg.workflow.runner import run_workflow
-from telcoseg.workflow.spec import JOBS, load_workflow
+from telcoseg.workflow.spec import JOBS, JobRef, load_workflow
 
 REPO = Path(__file__).resolve().parents[1]
 SNAP = dt.date(2026, 3, 28)
@@ -21,7 +21,7 @@ SNAP = dt.date(2026, 3, 28)
 
 @pytest.fixture()
 def toy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(JOBS, "toy", ("toyjobs", "jobs/toy.py"))
+    monkeypatch.setitem(JOBS, "toy", JobRef("jobs/toy.py", "toyjobs:run", "toyjobs:add_args"))
 
 
 def workflow_file(tmp_path: Path, fail_times: int, retries: int) -> Path:

@@ -28,7 +28,7 @@ def bundle(
     key = wf.name.replace("-", "_")
     tasks = []
     for t in wf.tasks:
-        entry = JOBS[t.job][1]
+        entry = JOBS[t.job].entry
         task: dict[str, Any] = {
             "task_key": t.name,
             "job_cluster_key": "telcoseg",

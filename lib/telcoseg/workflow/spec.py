@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,19 +15,60 @@ import yaml
 from telcoseg.config import build
 from telcoseg.errors import ConfigError
 
-DEFAULT_WORKFLOW = Path(__file__).resolve().parents[3] / "conf" / "workflow.yaml"
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_WORKFLOW = REPO / "conf" / "workflow.yaml"
 
-# Job name -> (module with ``run(spark, cfg, args)`` and ``add_args(parser)``, entry point).
-# The entry point under jobs/ is what spark-submit and a Databricks task run; the runner
-# calls the same functions in-process.
-JOBS: dict[str, tuple[str, str]] = {
-    "generate": ("telcoseg.generator.job", "jobs/generate.py"),
-    "ingest": ("telcoseg.ingest.job", "jobs/ingest.py"),
-    "features": ("telcoseg.features.job", "jobs/features.py"),
-    "segment_train": ("telcoseg.segmentation.jobs", "jobs/segment_train.py"),
-    "segment_assign": ("telcoseg.segmentation.jobs", "jobs/segment_assign.py"),
-    "propensity_train": ("telcoseg.propensity.jobs", "jobs/propensity_train.py"),
-    "propensity_score": ("telcoseg.propensity.jobs", "jobs/propensity_score.py"),
+
+@dataclass(frozen=True)
+class JobRef:
+    """A job: its spark-submit entry point, and the functions the runner calls in-process.
+
+    ``run`` and ``add_args`` are ``module:function`` (or ``jobs/x.py:function`` for an
+    entry point that defines them itself).
+    """
+
+    entry: str
+    run: str
+    add_args: str | None
+
+
+# The entry point under jobs/ is what spark-submit and a Databricks task run; the local
+# runner calls the same functions in-process, so the two cannot drift apart.
+JOBS: dict[str, JobRef] = {
+    "generate": JobRef(
+        "jobs/generate.py", "telcoseg.generator.job:run", "telcoseg.generator.job:add_args"
+    ),
+    "ingest": JobRef("jobs/ingest.py", "jobs/ingest.py:job", None),
+    "features": JobRef(
+        "jobs/features.py", "telcoseg.features.job:run", "telcoseg.features.job:add_args"
+    ),
+    "segment_train": JobRef(
+        "jobs/segment_train.py",
+        "telcoseg.segmentation.jobs:run_train",
+        "telcoseg.segmentation.jobs:train_add_args",
+    ),
+    "segment_assign": JobRef(
+        "jobs/segment_assign.py",
+        "telcoseg.segmentation.jobs:run_assign",
+        "telcoseg.segmentation.jobs:assign_add_args",
+    ),
+    "segment_migration": JobRef(
+        "jobs/segment_migration.py",
+        "telcoseg.segmentation.jobs:run_migration",
+        "telcoseg.segmentation.jobs:migration_add_args",
+    ),
+    "propensity_train": JobRef(
+        "jobs/propensity_train.py",
+        "telcoseg.propensity.jobs:train_job",
+        "telcoseg.propensity.jobs:add_train_args",
+    ),
+    "propensity_score": JobRef(
+        "jobs/propensity_score.py",
+        "telcoseg.propensity.jobs:score_job",
+        "telcoseg.propensity.jobs:add_score_args",
+    ),
+    "fraud": JobRef("jobs/fraud.py", "telcoseg.fraud.job:run", "telcoseg.fraud.job:add_args"),
+    "report": JobRef("jobs/report.py", "jobs/report.py:run", "jobs/report.py:add_args"),
 }
 
 
@@ -108,14 +150,24 @@ def load_workflow(path: str | Path | None = None) -> WorkflowSpec:
     return spec
 
 
+def _resolve(ref: str) -> Callable[..., Any]:
+    target, func = ref.rsplit(":", 1)
+    if target.endswith(".py"):
+        path = REPO / target
+        spec = importlib.util.spec_from_file_location(f"telcoseg_job_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"cannot load job entry point {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(target)
+    return getattr(module, func)
+
+
 def job_functions(job: str) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
     """``run`` and ``add_args`` of a job, imported on demand."""
-    module_name, entry = JOBS[job]
-    module = importlib.import_module(module_name)
-    suffix = Path(entry).stem
-    run = getattr(module, f"run_{suffix}", None) or module.run
-    add_args = getattr(module, f"add_args_{suffix}", None) or getattr(module, "add_args", None)
-    return run, add_args
+    ref = JOBS[job]
+    return _resolve(ref.run), (_resolve(ref.add_args) if ref.add_args else None)
 
 
 def jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
