@@ -107,7 +107,7 @@ def fit_hierarchy(prepared_df: DataFrame, settings: Settings) -> Hierarchy:
         k_macro, macro_scores = settings.k_macro, {}
     else:
         k_macro, macro_scores = choose_k(sel, settings.k_macro_range, settings)
-    macro = bisecting(max(k_macro, 1), settings, MACRO_PRED).fit(prepared_df)
+    macro = bisecting(max(k_macro, 2), settings, MACRO_PRED).fit(prepared_df)
     macro_sizes = [int(s) for s in macro.summary.clusterSizes]
     info.update(k_macro=len(macro_sizes), macro_silhouette_by_k=macro_scores)
     log.info("segmentation: %d macro segments, sizes %s", len(macro_sizes), macro_sizes)

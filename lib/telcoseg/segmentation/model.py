@@ -138,8 +138,9 @@ def _sample_rows(df: DataFrame, size: int, seed: int) -> tuple[DataFrame, int]:
     return df.sample(fraction=min(1.0, 1.05 * size / n), seed=seed).limit(size), n
 
 
-def _to_transformed(center: np.ndarray, mean: np.ndarray, std: np.ndarray) -> tuple[float, ...]:
-    return tuple(float(v) for v in center * std + mean)
+def _to_transformed(center: np.ndarray, std: np.ndarray) -> tuple[float, ...]:
+    # The scaler divides by std without centring (see preparation).
+    return tuple(float(v) for v in center * std)
 
 
 def settings_dict(settings: Settings) -> dict[str, Any]:
@@ -174,13 +175,13 @@ def train(vectors_df: DataFrame, settings: Settings) -> SegmentationModel:
     macro_centers = hierarchy.macro.clusterCenters()
     for i, center in enumerate(macro_centers):
         segments.append(
-            Segment(MACRO, i, None, hierarchy.macro_sizes[i], _to_transformed(center, mean, std))
+            Segment(MACRO, i, None, hierarchy.macro_sizes[i], _to_transformed(center, std))
         )
         if i in hierarchy.micro:
             micro_centers = hierarchy.micro[i].clusterCenters()
             for j, mc in enumerate(micro_centers):
                 size = hierarchy.micro_sizes[i][j]
-                segments.append(Segment(MICRO, i, j, size, _to_transformed(mc, mean, std)))
+                segments.append(Segment(MICRO, i, j, size, _to_transformed(mc, std)))
         else:
             segments.append(Segment(MICRO, i, 0, hierarchy.macro_sizes[i], segments[-1].center))
     info = {

@@ -213,7 +213,10 @@ def build_preparation(
         VectorAssembler(
             inputCols=[TRANSFORMED + c for c in inputs], outputCol=ASSEMBLED, handleInvalid="keep"
         ),
-        StandardScaler(inputCol=ASSEMBLED, outputCol=FEATURES, withMean=True, withStd=True),
+        # Not centred: Spark's bisecting split perturbs a center by 1e-4 of its norm, and
+        # the root center of centred data is ~0, so the first split would never happen.
+        # k-means is translation invariant, so centring buys nothing.
+        StandardScaler(inputCol=ASSEMBLED, outputCol=FEATURES, withMean=False, withStd=True),
     ]
     return Pipeline(stages=stages)
 

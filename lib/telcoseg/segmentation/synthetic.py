@@ -72,7 +72,8 @@ def persona_centers(
     names = (*PERSONAS, NEW_PERSONA)
     centers = {}
     for name in names:
-        informative = rng.random(n_features) < 0.5
+        # The newcomer differs on most features: it must be a new segment, not a variant.
+        informative = rng.random(n_features) < (0.8 if name == NEW_PERSONA else 0.5)
         centers[name] = np.where(informative, rng.normal(0.0, separation, n_features), 0.0)
     return centers
 
