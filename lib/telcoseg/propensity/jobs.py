@@ -187,15 +187,14 @@ def score_job(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> dic
     for frame in frames[1:]:
         scores = scores.unionByName(frame)
     path = cfg.paths.table("gold", SCORES_TABLE)
+    # Re-scoring replaces only this snapshot's partitions of the outcomes scored now.
+    replace = {"snapshot_date": when, "outcome_key": [outcome_key(o) for o in result]}
     version = write_table(
         scores,
         path,
         mode="overwrite",
         partition_by=["snapshot_date", "outcome_key"],
-        replace_where={
-            "snapshot_date": when,
-            "outcome_key": [outcome_key(o) for o in result],
-        },
+        replace_where=replace if table_exists(path) else None,
         commit_info={"job": "propensity_score", "snapshot_date": when.isoformat()},
     )
     result["table_version"] = version
