@@ -148,20 +148,21 @@ def main() -> None:
                 f"audit {'passed' if r['audit_passed'] else 'failed'})",
                 flush=True,
             )
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "source": source,
-                "snapshots": [d.isoformat() for d in dates],
-                "target_gap": TARGET_GAP,
-                "grid": settings.search.grid(),
-                "outcomes": results,
-            },
-            indent=2,
-            default=str,
-        )
-        + "\n"
-    )
+            # Written after every outcome: a long run that dies still leaves its results.
+            RESULTS.write_text(
+                json.dumps(
+                    {
+                        "source": source,
+                        "snapshots": [d.isoformat() for d in dates],
+                        "target_gap": TARGET_GAP,
+                        "grid": settings.search.grid(),
+                        "outcomes": results,
+                    },
+                    indent=2,
+                    default=str,
+                )
+                + "\n"
+            )
     spark.stop()
 
 
