@@ -36,15 +36,17 @@ def test_key_column_mapping_round_trips_and_refuses_garbage() -> None:
 
 
 def test_weeks_flatten_to_mean_and_population_std_ignoring_none(spark: SparkSession) -> None:
+    # Individual indicators: one column per (per-week value, interaction) in the rows of
+    # the time scope; a week without records of an interaction has null there.
     weekly = spark.createDataFrame(
         [
-            ("A", "allweek__allday__call", "w1", 1.0, None),
-            ("A", "allweek__allday__call", "w2", 3.0, None),
-            ("A", "allweek__allday__call", "w3", None, None),  # a None week is dropped
-            ("A", "allweek__allday__text", "w1", 5.0, 2.0),
+            ("A", "allweek__allday", "w1", 1.0, 5.0, None, 2.0),
+            ("A", "allweek__allday", "w2", 3.0, None, None, None),
+            ("A", "allweek__allday", "w3", None, None, None, None),  # a None week is dropped
         ],
         "subscriber_id string, scope string, week string, "
-        "number_of_interactions double, interevent_time__mean double",
+        "number_of_interactions__call double, number_of_interactions__text double, "
+        "interevent_time__mean__call double, interevent_time__mean__text double",
     )
     flat = flatten_weekly(weekly, Settings()).select(
         "subscriber_id",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from telcoseg.features.catalogue import parts_of_day, parts_of_week
@@ -60,8 +60,8 @@ def build_records(
     Columns: subscriber_id, record_id, dt (local), ts (local epoch seconds), day, week
     (Monday of the ISO week: bandicoot groups by ``isocalendar()[0:2]``), sod (seconds of
     day), interaction (call|text), is_out, correspondent_id, call_duration (null for
-    texts), pos (antenna or ``NO_ANTENNA``), lat/lon (null when the antenna has no
-    location), is_night, is_weekend.
+    texts), pos (antenna or ``NO_ANTENNA``), pos_id (its number), lat/lon (null when the
+    antenna has no location), is_night, is_weekend.
     """
     interaction = (
         F.when(F.col("event_type") == "voice", F.lit("call"))
@@ -78,11 +78,15 @@ def build_records(
     )
     local_dt = local_time(F.col("event_time"), timezone)
     has_antenna = F.col("cell_id").isNotNull() & (F.col("cell_id") != "")
+    # Positions get numeric ids so that "the chunk's position" is a max_by on longs (a
+    # hash aggregation): known cells their rank in the (small) cells table, the empty
+    # position 0, antennas missing from the table a negative 62-bit hash.
     cells = F.broadcast(
         cells_df.select(
             F.col("cell_id").alias("pos"),
             F.col("latitude").alias("lat"),
             F.col("longitude").alias("lon"),
+            F.row_number().over(Window.orderBy("cell_id")).cast("long").alias("cell_idx"),
         )
     )
     base = cdr_df.filter(is_loadable).select(
@@ -99,6 +103,12 @@ def build_records(
     ts = F.unix_timestamp("dt")  # wall-clock seconds: differences are bandicoot's timedeltas
     sod = F.hour("dt") * 3600 + F.minute("dt") * 60 + F.second("dt")
     iso_dow = (F.dayofweek("dt") + 5) % 7 + 1  # Spark: 1 = Sunday; ISO: 1 = Monday
+    unknown = -F.lit(1) - F.pmod(F.xxhash64("pos"), F.lit(1 << 62))
+    pos_id = (
+        F.when(F.col("pos") == NO_ANTENNA, F.lit(0).cast("long"))
+        .when(F.col("cell_idx").isNotNull(), F.col("cell_idx"))
+        .otherwise(unknown)
+    )
     return with_cells.select(
         "subscriber_id",
         "record_id",
@@ -112,6 +122,7 @@ def build_records(
         "correspondent_id",
         "call_duration",
         "pos",
+        pos_id.alias("pos_id"),
         "lat",
         "lon",
         is_night(sod, settings).alias("is_night"),

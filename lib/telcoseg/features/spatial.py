@@ -7,6 +7,13 @@ on a tie (``max(positions, key=positions.count)``). A record without an antenna 
 empty position, which counts as one more place. The home is the most common bin among
 *night* records of the whole window (ties: the one binned first), computed once per user
 and shared by every scope (``User.recompute_home``).
+
+:func:`weekly_spatial` is one chain over the scoped records (hash-partitioned by
+subscriber_id, so nothing is shuffled again): one record-level window (time order: which
+record comes first), hash aggregations to bins, bins to positions, one sort of the
+positions (largest first) for the pareto count, the home and the week order, and two hash
+aggregations that give the per-week spatial values *and* the churn rate of each pair of
+consecutive weeks.
 """
 
 from __future__ import annotations
@@ -16,9 +23,15 @@ from pyspark.sql import functions as F
 
 from telcoseg.features.records import HALF_HOUR_S
 from telcoseg.features.settings import Settings
-from telcoseg.features.stats import entropy_of_counts, pareto_count, sum_of
 
 EARTH_RADIUS_KM = 6371.0
+ALL_SCOPE = "allweek__allday"
+# Pseudo scopes: night bins of the whole window (home) and pairs of weeks (churn).
+HOME_SCOPE = "home"
+CHURN_SCOPE = "churn"
+# Sort keys packed into one long: "more bins first, then seen earlier" for max_by.
+# Record sequence numbers and half-hour chunks since 1970 stay far below 2**40.
+_SHIFT = 1 << 40
 
 
 def great_circle_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
@@ -31,136 +44,227 @@ def great_circle_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> C
     return F.lit(EARTH_RADIUS_KM) * F.lit(2.0) * F.asin(F.sqrt(a))
 
 
-def bin_positions(records_df: DataFrame, key: list[str]) -> DataFrame:
-    """One row per (``key``, half-hour chunk): the chunk's position (pos, lat, lon)."""
-    chunk = F.floor(F.col("ts") / HALF_HOUR_S)
-    per_position = records_df.groupBy(*key, chunk.alias("chunk"), "pos").agg(
+def _bins(scoped_df: DataFrame) -> DataFrame:
+    """One row per (subscriber, scope, week, half-hour chunk): the chunk's position.
+
+    Scope ``home`` holds the night records of the whole window (week null)."""
+    # The record's rank in time order (ties: record_id) makes "seen first" a number, so
+    # every aggregation below is a hash aggregation on fixed-width buffers.
+    in_time = Window.partitionBy("subscriber_id", "scope").orderBy("ts", "record_id")
+    home_rows = (F.col("scope") == ALL_SCOPE) & F.col("is_night")
+    ranked = scoped_df.select(
+        "subscriber_id",
+        "scope",
+        "week",
+        "ts",
+        "is_night",
+        "pos_id",
+        "lat",
+        "lon",
+        F.row_number().over(in_time).alias("seq"),
+    ).select(
+        "subscriber_id",
+        F.explode(
+            F.array_compact(
+                F.array(
+                    F.struct(F.col("scope").alias("s"), F.col("week").alias("w")),
+                    F.when(
+                        home_rows,
+                        F.struct(F.lit(HOME_SCOPE).alias("s"), F.lit(None).cast("date").alias("w")),
+                    ),
+                )
+            )
+        ).alias("b"),
+        F.floor(F.col("ts") / HALF_HOUR_S).alias("chunk"),
+        "pos_id",
+        "lat",
+        "lon",
+        "seq",
+    )
+    per_position = ranked.groupBy(
+        "subscriber_id",
+        F.col("b.s").alias("scope"),
+        F.col("b.w").alias("week"),
+        "chunk",
+        "pos_id",
+    ).agg(
         F.count(F.lit(1)).alias("cnt"),
-        F.min(F.struct("ts", "record_id")).alias("first_seen"),
-        F.first("lat").alias("lat"),
-        F.first("lon").alias("lon"),
+        F.min("seq").alias("first_seq"),
+        F.max("lat").alias("lat"),  # one antenna, one location
+        F.max("lon").alias("lon"),
     )
     # Most frequent position of the chunk; on a tie the one seen first.
-    best = F.min(F.struct((-F.col("cnt")).alias("neg_cnt"), "first_seen", "pos", "lat", "lon"))
-    return (
-        per_position.groupBy(*key, "chunk")
-        .agg(best.alias("b"))
-        .select(*key, "chunk", "b.pos", "b.lat", "b.lon")
+    best = F.col("cnt") * _SHIFT - F.col("first_seq")
+    return per_position.groupBy("subscriber_id", "scope", "week", "chunk").agg(
+        F.max_by("pos_id", best).alias("pos_id"),
+        F.max_by("lat", best).alias("lat"),
+        F.max_by("lon", best).alias("lon"),
     )
 
 
-def home_positions(records_df: DataFrame) -> DataFrame:
-    """(subscriber_id, home): most common night bin; no night record -> no row."""
-    bins = bin_positions(records_df.filter("is_night"), ["subscriber_id"])
-    counted = bins.groupBy("subscriber_id", "pos").agg(
-        F.count(F.lit(1)).alias("n"), F.min("chunk").alias("first_chunk")
+def _positions(bins_df: DataFrame, settings: Settings) -> DataFrame:
+    """Bins per (scope, week, position), with the week's totals, the barycenter of its
+    located bins, the pareto flag, the home and the week's rank."""
+    key = ["subscriber_id", "scope", "week"]
+    counts = bins_df.groupBy(*key, "pos_id").agg(
+        F.count(F.lit(1)).alias("n"),
+        F.min("chunk").alias("first_chunk"),
+        F.max("lat").alias("lat"),
+        F.max("lon").alias("lon"),
+    )
+    # One sort (subscriber, scope, week, n desc) serves all three windows below.
+    largest = Window.partitionBy(*key).orderBy(F.col("n").desc())
+    week_all = largest.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    located = F.col("lat").isNotNull() & F.col("lon").isNotNull()
+    weight = F.sum(F.when(located, F.col("n"))).over(week_all)
+    before = F.sum("n").over(largest.rowsBetween(Window.unboundedPreceding, -1))
+    total = F.sum("n").over(week_all)
+    target = F.ceil(total.cast("double") * F.lit(float(settings.pareto_percentage)))
+    with_week = counts.select(
+        "*",
+        total.alias("total"),
+        weight.alias("weight"),
+        (F.sum(F.when(located, F.col("lat") * F.col("n"))).over(week_all) / weight).alias(
+            "bary_lat"
+        ),
+        (F.sum(F.when(located, F.col("lon") * F.col("n"))).over(week_all) / weight).alias(
+            "bary_lon"
+        ),
+        (F.coalesce(before, F.lit(0)) < target).alias("frequent"),
     )
     # Counter.most_common keeps insertion order on ties: the position binned first wins.
-    best = F.min(F.struct((-F.col("n")).alias("neg_n"), "first_chunk", "pos"))
-    return counted.groupBy("subscriber_id").agg(best["pos"].alias("home"))
+    is_home = F.col("scope") == HOME_SCOPE
+    home_key = F.when(is_home, F.col("n") * _SHIFT - F.col("first_chunk"))
+    per_user = Window.partitionBy("subscriber_id").rowsBetween(
+        Window.unboundedPreceding, Window.unboundedFollowing
+    )
+    in_weeks = Window.partitionBy("subscriber_id", "scope").orderBy("week")
+    return with_week.select(
+        "*",
+        F.max_by(F.when(is_home, F.col("pos_id")), home_key).over(per_user).alias("home"),
+        F.dense_rank().over(in_weeks).alias("week_rank"),
+    ).filter(~is_home)
 
 
-def position_counts(scoped_df: DataFrame) -> DataFrame:
-    """(subscriber_id, scope, week, pos, n, lat, lon): bins per position and ISO week."""
+def weekly_spatial(scoped_df: DataFrame, settings: Settings) -> DataFrame:
+    """Per (subscriber, scope, week): the five spatial indicators; plus rows
+    (subscriber, ``churn``, week, churn_rate) for each week followed by another."""
+    positions = _positions(_bins(scoped_df), settings)
     key = ["subscriber_id", "scope", "week"]
-    return (
-        bin_positions(scoped_df, key)
-        .groupBy(*key, "pos")
-        .agg(F.count(F.lit(1)).alias("n"), F.first("lat").alias("lat"), F.first("lon").alias("lon"))
+    # churn_rate compares the bin frequencies of each week with the *next week that has
+    # records* (allweek/allday): each position row also stands for the pair it closes.
+    freq = F.col("n") / F.col("total")
+    is_all = F.col("scope") == ALL_SCOPE
+    none = F.lit(None).cast("double")
+    sides = F.array(
+        F.struct(
+            F.col("scope").alias("s"),
+            F.col("week").alias("w"),
+            F.lit(None).cast("long").alias("pair"),
+            none.alias("f1"),
+            none.alias("f2"),
+        ),
+        F.when(
+            is_all,
+            F.struct(
+                F.lit(CHURN_SCOPE).alias("s"),
+                F.lit(None).cast("date").alias("w"),
+                F.col("week_rank").cast("long").alias("pair"),
+                freq.alias("f1"),
+                none.alias("f2"),
+            ),
+        ),
+        F.when(
+            is_all & (F.col("week_rank") > 1),
+            F.struct(
+                F.lit(CHURN_SCOPE).alias("s"),
+                F.lit(None).cast("date").alias("w"),
+                (F.col("week_rank") - 1).cast("long").alias("pair"),
+                none.alias("f1"),
+                freq.alias("f2"),
+            ),
+        ),
     )
-
-
-def weekly_spatial(counts_df: DataFrame, home_df: DataFrame, settings: Settings) -> DataFrame:
-    """Per (subscriber, scope, week) values of the five spatial indicators."""
-    key = ["subscriber_id", "scope", "week"]
-    weekly = counts_df.groupBy(*key).agg(
-        F.collect_list("n").alias("counts"),
-        F.collect_list(F.struct("n", "pos", "lat", "lon")).alias("places"),
-    )
-    total = sum_of(F.col("counts"))
-    located = F.filter("places", lambda p: p["lat"].isNotNull() & p["lon"].isNotNull())
-    weight = F.aggregate(located, F.lit(0).cast("long"), lambda acc, p: acc + p["n"])
-    # No located bin: no barycenter (guarded: ANSI mode fails on a division by zero).
-    bary_lat = F.when(
-        weight > 0,
-        F.aggregate(located, F.lit(0.0), lambda acc, p: acc + p["lat"] * p["n"]) / weight,
-    )
-    bary_lon = F.when(
-        weight > 0,
-        F.aggregate(located, F.lit(0.0), lambda acc, p: acc + p["lon"] * p["n"]) / weight,
-    )
-    with_home = weekly.join(home_df, on="subscriber_id", how="left").select(
-        *key,
-        "counts",
-        "places",
+    rows = positions.select(
+        "subscriber_id",
+        F.explode(F.array_compact(sides)).alias("x"),
+        "pos_id",
+        "n",
+        "total",
+        "weight",
+        "bary_lat",
+        "bary_lon",
+        "lat",
+        "lon",
+        "frequent",
         "home",
-        total.alias("total"),
-        located.alias("located"),
-        weight.alias("weight"),
-        bary_lat.alias("bary_lat"),
-        bary_lon.alias("bary_lon"),
+    ).select(
+        "subscriber_id",
+        F.col("x.s").alias("scope"),
+        F.col("x.w").alias("week"),
+        F.col("x.pair").alias("pair"),
+        "pos_id",
+        F.col("x.f1").alias("f1"),
+        F.col("x.f2").alias("f2"),
+        "n",
+        "total",
+        "weight",
+        "bary_lat",
+        "bary_lon",
+        "lat",
+        "lon",
+        "frequent",
+        "home",
     )
-    at_home = F.aggregate(
-        "places",
-        F.lit(0).cast("long"),
-        lambda acc, p: acc + F.when(p["pos"] == F.col("home"), p["n"]).otherwise(0),
+    # Level 1: a churn pair's position from both weeks in one row (other rows: as is).
+    pair_pos = rows.groupBy(*key, "pair", "pos_id").agg(
+        F.sum("f1").alias("f1"),
+        F.sum("f2").alias("f2"),
+        F.sum("n").alias("n"),
+        F.max("total").alias("total"),
+        F.max("weight").alias("weight"),
+        F.max("bary_lat").alias("bary_lat"),
+        F.max("bary_lon").alias("bary_lon"),
+        F.max("lat").alias("lat"),
+        F.max("lon").alias("lon"),
+        F.max(F.col("frequent").cast("int")).alias("frequent"),
+        F.max("home").alias("home"),
     )
-    gyration2 = F.aggregate(
-        "located",
-        F.lit(0.0),
-        lambda acc, p: (
-            acc
-            + p["n"]
-            / F.col("weight")
-            * F.pow(great_circle_km(F.col("bary_lat"), F.col("bary_lon"), p["lat"], p["lon"]), 2)
-        ),
+    p = F.col("n") / F.col("total")
+    d = great_circle_km(F.col("bary_lat"), F.col("bary_lon"), F.col("lat"), F.col("lon"))
+    located = F.col("lat").isNotNull() & F.col("lon").isNotNull()
+    # Level 2: one row per week (spatial values) and per pair of weeks (churn).
+    weekly = pair_pos.groupBy(*key, "pair").agg(
+        F.count(F.lit(1)).alias("antennas"),
+        F.sum(p * F.log(p)).alias("plogp"),
+        F.max("total").alias("total"),
+        F.max("weight").alias("weight"),
+        F.max("home").alias("home"),
+        F.sum(F.when(F.col("pos_id") == F.col("home"), F.col("n"))).alias("at_home"),
+        F.sum(F.when(located, F.col("n") / F.col("weight") * F.pow(d, 2))).alias("gyration2"),
+        F.sum("frequent").alias("frequent"),
+        F.sum(F.coalesce("f1", F.lit(0.0)) * F.coalesce("f2", F.lit(0.0))).alias("dot"),
+        F.sum(F.col("f1") * F.col("f1")).alias("norm1"),
+        F.sum(F.col("f2") * F.col("f2")).alias("norm2"),
     )
-    return with_home.select(
+    spatial = F.col("scope") != CHURN_SCOPE
+
+    def value(v: Column, name: str) -> Column:
+        return F.when(spatial, v).alias(name)
+
+    churn = F.lit(1.0) - F.col("dot") / (F.sqrt("norm1") * F.sqrt("norm2"))
+    return weekly.select(
         *key,
-        F.size("counts").cast("double").alias("number_of_antennas"),
-        entropy_of_counts(F.col("counts"), F.col("total")).alias("entropy_of_antennas"),
-        F.when(F.col("home").isNotNull(), at_home / F.col("total")).alias("percent_at_home"),
-        F.when(F.col("weight") > 0, F.sqrt(gyration2)).alias("radius_of_gyration"),
-        pareto_count(F.col("counts"), settings.pareto_percentage)
-        .cast("double")
-        .alias("frequent_antennas"),
-    )
-
-
-def weekly_churn(counts_df: DataFrame) -> DataFrame:
-    """(subscriber_id, scope='churn', week, churn_rate): ``1 - cosine similarity`` of the
-    bin frequencies of each week with the next week that has records."""
-    weekly = (
-        counts_df.filter(F.col("scope") == "allweek__allday")
-        .groupBy("subscriber_id", "week")
-        .agg(F.collect_list(F.struct("pos", "n")).alias("places"))
-    )
-    total = F.aggregate("places", F.lit(0).cast("long"), lambda acc, p: acc + p["n"])
-    freqs = weekly.select(
-        "subscriber_id",
-        "week",
-        F.map_from_arrays(
-            F.transform("places", lambda p: p["pos"]),
-            F.transform("places", lambda p: p["n"] / total),
-        ).alias("f"),
-    ).withColumn("norm2", F.aggregate(F.map_values("f"), F.lit(0.0), lambda acc, x: acc + x * x))
-    following = Window.partitionBy("subscriber_id").orderBy("week")
-    pairs = freqs.select(
-        "subscriber_id",
-        "week",
-        "f",
-        "norm2",
-        F.lead("f").over(following).alias("g"),
-        F.lead("norm2").over(following).alias("g_norm2"),
-    ).filter(F.col("g").isNotNull())
-    dot = F.aggregate(
-        F.map_keys("f"),
-        F.lit(0.0),
-        lambda acc, p: (
-            acc + F.element_at("f", p) * F.coalesce(F.try_element_at("g", p), F.lit(0.0))
+        value(F.col("antennas").cast("double"), "number_of_antennas"),
+        value(-F.col("plogp"), "entropy_of_antennas"),
+        value(
+            F.when(F.col("home").isNotNull(), F.coalesce("at_home", F.lit(0)) / F.col("total")),
+            "percent_at_home",
         ),
-    )
-    churn = F.lit(1.0) - dot / (F.sqrt("norm2") * F.sqrt("g_norm2"))
-    return pairs.select(
-        "subscriber_id", F.lit("churn").alias("scope"), "week", churn.alias("churn_rate")
+        value(F.when(F.col("weight") > 0, F.sqrt("gyration2")), "radius_of_gyration"),
+        value(F.col("frequent").cast("double"), "frequent_antennas"),
+        # A pair needs both weeks (the last week closes none).
+        F.when(~spatial & F.col("norm1").isNotNull() & F.col("norm2").isNotNull(), churn).alias(
+            "churn_rate"
+        ),
     )

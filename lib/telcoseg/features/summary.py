@@ -7,13 +7,17 @@ population std of the rest (std of one value = 0; no value -> None). Spark's ``a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import reduce
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from telcoseg.features.catalogue import ALL_INDICATORS, bandicoot_key_to_column, indicator_keys
+from telcoseg.features.catalogue import (
+    ALL_INDICATORS,
+    CHURN,
+    Indicator,
+    bandicoot_key_to_column,
+    indicator_keys,
+)
+from telcoseg.features.individual import weekly_column
 from telcoseg.features.settings import Settings
 
 
@@ -21,24 +25,25 @@ def _outer(stat: str, value: Column) -> Column:
     return F.avg(value) if stat == "mean" else F.stddev_pop(value)
 
 
+def weekly_source(ind: Indicator, scope: str, inner: str) -> tuple[str, str]:
+    """(``scope`` value of the per-week rows, per-week column) of one flattened key:
+    individual indicators keep one column per interaction in the time scope's rows."""
+    if ind is CHURN or not ind.interactions:
+        return scope, inner
+    time_scope, interaction = scope.rsplit("__", 1)
+    return time_scope, weekly_column(inner, interaction)
+
+
 def flatten_weekly(weekly_df: DataFrame, settings: Settings) -> DataFrame:
-    """Pivot a per-week table (``subscriber_id, scope, week, <per-week columns>``) into
-    ``subscriber_id`` + one ``bc_<bandicoot key>`` column per flattened key it holds."""
+    """One aggregation of a per-week table (``subscriber_id, scope, week, <per-week
+    columns>``, see :func:`weekly_source`) into ``subscriber_id`` + one
+    ``bc_<bandicoot key>`` column per flattened key whose per-week column it holds."""
     present = set(weekly_df.columns)
-    aggregates = [
-        _outer(outer, F.when(F.col("scope") == scope, F.col(inner))).alias(
-            bandicoot_key_to_column(key)
-        )
-        for ind in ALL_INDICATORS
-        for key, scope, inner, outer in indicator_keys(ind, settings)
-        if inner in present
-    ]
+    aggregates = []
+    for ind in ALL_INDICATORS:
+        for key, scope, inner, outer in indicator_keys(ind, settings):
+            rows, column = weekly_source(ind, scope, inner)
+            if column in present:
+                value = F.when(F.col("scope") == rows, F.col(column))
+                aggregates.append(_outer(outer, value).alias(bandicoot_key_to_column(key)))
     return weekly_df.groupBy("subscriber_id").agg(*aggregates)
-
-
-def join_flattened(flat_dfs: Sequence[DataFrame]) -> DataFrame:
-    """Left-join the pivoted tables onto the first (which must hold every subscriber).
-
-    All are clustered by subscriber_id already, so the joins shuffle nothing.
-    """
-    return reduce(lambda a, b: a.join(b, on="subscriber_id", how="left"), list(flat_dfs))

@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from telcoseg.features.catalogue import bandicoot_key_to_column, bandicoot_keys
-from telcoseg.features.individual import weekly_by_interaction, weekly_callandtext
+from telcoseg.features.individual import weekly_individual
 from telcoseg.features.population import (
     SubscriberSubset,
     filter_subscribers,
@@ -19,13 +19,8 @@ from telcoseg.features.population import (
 )
 from telcoseg.features.records import build_records, explode_time_scopes, filter_window
 from telcoseg.features.settings import Settings
-from telcoseg.features.spatial import (
-    home_positions,
-    position_counts,
-    weekly_churn,
-    weekly_spatial,
-)
-from telcoseg.features.summary import flatten_weekly, join_flattened
+from telcoseg.features.spatial import weekly_spatial
+from telcoseg.features.summary import flatten_weekly
 from telcoseg.features.telco import telco_features
 
 
@@ -64,16 +59,16 @@ def bandicoot_records(
 
 def indicators_from_records(records_df: DataFrame, settings: Settings) -> DataFrame:
     """``subscriber_id`` + one ``bc_*`` column per ``bandicoot.utils.all`` key, in
-    bandicoot's order, for every subscriber with at least one record."""
+    bandicoot's order, for every subscriber with at least one record.
+
+    Two chains read the records (Spark reuses their one shuffle): individual and
+    spatial per-week values; their union is flattened in one aggregation per subscriber.
+    """
     scoped = explode_time_scopes(records_df, settings)
-    counts = position_counts(scoped)
-    flat = [
-        flatten_weekly(weekly_callandtext(scoped), settings),  # every subscriber: first
-        flatten_weekly(weekly_by_interaction(scoped, settings), settings),
-        flatten_weekly(weekly_spatial(counts, home_positions(records_df), settings), settings),
-        flatten_weekly(weekly_churn(counts), settings),
-    ]
-    return join_flattened(flat).select("subscriber_id", *bandicoot_columns(settings))
+    weekly = weekly_individual(scoped, settings).unionByName(
+        weekly_spatial(scoped, settings), allowMissingColumns=True
+    )
+    return flatten_weekly(weekly, settings).select("subscriber_id", *bandicoot_columns(settings))
 
 
 def bandicoot_features(
