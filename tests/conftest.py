@@ -19,9 +19,15 @@ def spark_event_log_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tmp_path_factory.mktemp("spark-events"))
 
 
+TEST_KEY = "test-key-not-secret-0123456789abcdef"
+
+
 @pytest.fixture(scope="session")
 def spark(spark_event_log_dir: str) -> Iterator[SparkSession]:
     os.environ["PYSPARK_PYTHON"] = sys.executable
+    # Python workers inherit the JVM's environment, fixed when the session starts: the
+    # test key must be there before, or workers could not pseudonymize.
+    os.environ.setdefault("TELCOSEG_HMAC_KEY", TEST_KEY)
     session = build_local_session(
         SparkSettings(
             master="local[2]",
@@ -43,6 +49,5 @@ def spark(spark_event_log_dir: str) -> Iterator[SparkSession]:
 @pytest.fixture()
 def hmac_key(monkeypatch: pytest.MonkeyPatch) -> str:
     """A throwaway pseudonymization key in the environment, as a deployment would set it."""
-    key = "test-key-not-secret-0123456789abcdef"
-    monkeypatch.setenv("TELCOSEG_HMAC_KEY", key)
-    return key
+    monkeypatch.setenv("TELCOSEG_HMAC_KEY", TEST_KEY)
+    return TEST_KEY

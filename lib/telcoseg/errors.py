@@ -59,3 +59,19 @@ class LeakageError(TelcosegError):
 
 class PrivacyBudgetExceeded(TelcosegError):
     """A differentially private release would spend more epsilon than is left."""
+
+
+class KAnonymityError(TelcosegError):
+    """A row about to be published describes fewer than k subscribers."""
+
+
+class ChampionNotFoundError(TelcosegError):
+    """A registered model has no ``champion`` alias (nothing has passed promotion yet)."""
+
+
+class ProtectedAttributeError(ConfigError):
+    """A protected attribute (e.g. gender, birth_year) was configured as an input."""
+
+
+class ModelVersionNotFoundError(TelcosegError):
+    """The registered segmentation model or the requested version does not exist."""

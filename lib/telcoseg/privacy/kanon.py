@@ -27,16 +27,12 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from telcoseg.errors import TelcosegError
+from telcoseg.errors import KAnonymityError
 
 log = logging.getLogger(__name__)
 
 SUPPRESSED = "suppressed"
 REASON = "suppression"  # "", "primary" or "complementary"
-
-
-class KAnonymityError(TelcosegError):
-    """A row about to be published describes fewer than k subscribers."""
 
 
 def generalize_rare(

@@ -25,7 +25,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from pyspark.ml import PipelineModel
 
-from telcoseg.errors import TelcosegError
+from telcoseg.errors import ChampionNotFoundError
 from telcoseg.propensity.labels import outcome_key
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,6 @@ CHAMPION = "champion"
 # The model needs only pyspark at load time (no Maven, no jars): say so instead of letting
 # MLflow infer requirements, which imports the model in a subprocess.
 PIP_REQUIREMENTS = ["pyspark==4.2.0"]
-
-
-class ChampionNotFoundError(TelcosegError):
-    """A registered model has no ``champion`` alias (nothing has passed promotion yet)."""
 
 
 def model_name(prefix: str, outcome: str) -> str:

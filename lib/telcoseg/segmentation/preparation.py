@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from telcoseg.errors import ConfigError, SchemaMismatchError
+from telcoseg.errors import ConfigError, ProtectedAttributeError, SchemaMismatchError
 from telcoseg.segmentation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,6 @@ KEY_COLUMNS = ("subscriber_id", "snapshot_date")
 RAW, IMPUTED, TRANSFORMED, ASSEMBLED = "__x_", "__i_", "__t_", "__assembled"
 _NUMERIC = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType)
 _NUMERIC_ALL = (*_NUMERIC, T.DecimalType)
-
-
-class ProtectedAttributeError(ConfigError):
-    """A protected attribute (e.g. gender, birth_year) was configured as an input."""
 
 
 def flag_column(column: str, value: str) -> str:

@@ -18,16 +18,12 @@ from typing import Any
 import mlflow
 from mlflow import MlflowClient
 
-from telcoseg.errors import TelcosegError
+from telcoseg.errors import ModelVersionNotFoundError, TelcosegError
 from telcoseg.segmentation.model import SegmentationModel
 
 log = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "segmentation_model"
-
-
-class ModelVersionNotFoundError(TelcosegError):
-    """The registered segmentation model or the requested version does not exist."""
 
 
 def configure(tracking_uri: str, artifacts_dir: str, experiment: str) -> str:
