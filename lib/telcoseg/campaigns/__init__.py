@@ -1,0 +1,1 @@
+"""Campaign targeting by micro segment (``targeting``) and A/B analysis (``ab``)."""
