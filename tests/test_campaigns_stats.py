@@ -12,7 +12,9 @@ from telcoseg.campaigns.ab import (
     analyze_counts,
     bh_adjust,
     diff_ci,
+    fisher_p,
     holm_adjust,
+    newcombe_ci,
     ratio_ci,
     srm_p_value,
     two_proportion_z,
@@ -28,6 +30,19 @@ def test_difference_of_proportions_wald_interval() -> None:
     assert se == pytest.approx(0.0608276, abs=1e-7)
     assert lo == pytest.approx(-0.0192200, abs=1e-6)
     assert hi == pytest.approx(0.2192200, abs=1e-6)
+
+
+def test_newcombe_hybrid_score_interval() -> None:
+    # Wilson 30/100: (0.2189489, 0.3958485); Wilson 20/100: (0.1333669, 0.2888292)
+    # lower = .1 - sqrt((.3 - .2189489)^2 + (.2888292 - .2)^2) = -0.0202494
+    # upper = .1 + sqrt((.3958485 - .3)^2 + (.2 - .1333669)^2) = 0.2167344
+    diff, lo, hi = newcombe_ci(30, 100, 20, 100)
+    assert diff == pytest.approx(0.10, abs=1e-12)
+    assert lo == pytest.approx(-0.0202494, abs=1e-6)
+    assert hi == pytest.approx(0.2167344, abs=1e-6)
+    # 0/17 conversions in control: Wald's control SE is 0, Wilson's upper bound is 0.1843181
+    _, lo0, hi0 = newcombe_ci(3, 17, 0, 17)
+    assert lo0 < 0 < hi0
 
 
 def test_relative_lift_delta_method_interval() -> None:
@@ -52,6 +67,17 @@ def test_two_proportion_z_test() -> None:
     assert z == pytest.approx(1.6329932, abs=1e-6)
     assert p == pytest.approx(0.1024704, abs=1e-6)
     assert two_proportion_z(0, 50, 0, 50) == (0.0, 1.0)
+
+
+def test_small_counts_use_fishers_exact_test() -> None:
+    # 0/66 vs 1/8: the single conversion lands in control with probability 8/74 = 0.1081081,
+    # the only other table (in treatment, 66/74) is more likely, so two-sided p = 0.1081081
+    assert fisher_p(0, 66, 1, 8) == pytest.approx(0.1081081, abs=1e-6)
+    rows = analyze_counts(
+        [ArmCounts("C", "o", "1.1", 66, 0, 8, 1)], Settings(), dt.date(2026, 3, 29)
+    )
+    assert rows[0]["test"] == "fisher" and rows[0]["p_value"] == pytest.approx(0.1081081)
+    assert rows[0]["is_significant"] is False
 
 
 def test_benjamini_hochberg_on_a_known_example() -> None:

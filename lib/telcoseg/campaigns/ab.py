@@ -3,10 +3,10 @@
 Spark only aggregates (n and conversions per arm per campaign x micro segment, plus one
 ``ALL`` row per campaign); the statistics run in plain Python/scipy on that small table:
 
-* absolute lift ``p_t - p_c`` with a Wald interval,
+* absolute lift ``p_t - p_c`` with Newcombe's hybrid score interval (or Wald),
 * relative lift ``p_t / p_c - 1`` with a delta-method interval on ``log(p_t / p_c)``,
-* two-sided pooled two-proportion z-test, Benjamini-Hochberg (or Holm) across the
-  segments of one campaign,
+* two-sided pooled two-proportion z-test (Fisher's exact test when an expected cell
+  count is below 5), Benjamini-Hochberg (or Holm) across the segments of one campaign,
 * sample-ratio mismatch: chi-square of the arm counts against the planned control share,
 * a small-sample warning (too few subjects or conversions in an arm).
 """
@@ -56,6 +56,7 @@ AB_SCHEMA = T.StructType(
         T.StructField("rel_lift_hi", _D),
         T.StructField("z", _D),
         T.StructField("p_value", _D),
+        T.StructField("test", T.StringType()),  # z, or fisher when an expected count < 5
         T.StructField("p_adjusted", _D),
         T.StructField("is_significant", T.BooleanType()),
         T.StructField("control_share_planned", _D),
@@ -87,6 +88,33 @@ def diff_ci(
     return diff, se, diff - half, diff + half
 
 
+def wilson_ci(x: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of one proportion (stays inside [0, 1], sane at x = 0)."""
+    z = _z(confidence)
+    p = x / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def newcombe_ci(
+    x_t: int, n_t: int, x_c: int, n_c: int, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Difference of proportions with Newcombe's hybrid score interval: (diff, lower, upper).
+
+    Combines the two Wilson intervals (Newcombe 1998, method 10). Unlike Wald it does not
+    collapse when an arm has 0 conversions, which small micro segments often do.
+    """
+    p_t, p_c = x_t / n_t, x_c / n_c
+    l_t, u_t = wilson_ci(x_t, n_t, confidence)
+    l_c, u_c = wilson_ci(x_c, n_c, confidence)
+    diff = p_t - p_c
+    lower = diff - math.sqrt((p_t - l_t) ** 2 + (u_c - p_c) ** 2)
+    upper = diff + math.sqrt((u_t - p_t) ** 2 + (p_c - l_c) ** 2)
+    return diff, lower, upper
+
+
 def ratio_ci(
     x_t: int, n_t: int, x_c: int, n_c: int, confidence: float = 0.95
 ) -> tuple[float, float, float] | None:
@@ -111,6 +139,19 @@ def two_proportion_z(x_t: int, n_t: int, x_c: int, n_c: int) -> tuple[float, flo
         return 0.0, 1.0
     z = (x_t / n_t - x_c / n_c) / se
     return z, float(2 * stats.norm.sf(abs(z)))
+
+
+def fisher_p(x_t: int, n_t: int, x_c: int, n_c: int) -> float:
+    """Two-sided Fisher exact p-value of the 2x2 table (used when counts are small)."""
+    table = [[x_t, n_t - x_t], [x_c, n_c - x_c]]
+    return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+
+
+def needs_exact_test(x_t: int, n_t: int, x_c: int, n_c: int) -> bool:
+    """True when an expected cell count is below 5: the z-test's normal approximation fails."""
+    pooled = (x_t + x_c) / (n_t + n_c)
+    expected = (n_t * pooled, n_t * (1 - pooled), n_c * pooled, n_c * (1 - pooled))
+    return min(expected) < 5
 
 
 def bh_adjust(p_values: Sequence[float]) -> list[float]:
@@ -187,9 +228,13 @@ def analyze_counts(
             rel_lift_hi=None,
             z=None,
             p_value=None,
+            test=None,
         )
         if n_t and n_c:
-            d, _se, lo, hi = diff_ci(x_t, n_t, x_c, n_c, conf)
+            if settings.diff_interval == "newcombe":
+                d, lo, hi = newcombe_ci(x_t, n_t, x_c, n_c, conf)
+            else:
+                d, _se, lo, hi = diff_ci(x_t, n_t, x_c, n_c, conf)
             row.update(abs_lift=d, abs_lift_lo=lo, abs_lift_hi=hi)
             rel = ratio_ci(x_t, n_t, x_c, n_c, conf)
             if rel is None:
@@ -197,7 +242,10 @@ def analyze_counts(
             else:
                 row.update(rel_lift=rel[0], rel_lift_lo=rel[1], rel_lift_hi=rel[2])
             z, p = two_proportion_z(x_t, n_t, x_c, n_c)
-            row.update(z=z, p_value=p)
+            test = "z"
+            if needs_exact_test(x_t, n_t, x_c, n_c):
+                p, test = fisher_p(x_t, n_t, x_c, n_c), "fisher"
+            row.update(z=z, p_value=p, test=test)
         else:
             warnings.append("empty_arm")
         planned = settings.control_share(c.campaign_id)

@@ -83,6 +83,8 @@ class Settings:
     # A/B analysis
     confidence: float = 0.95
     correction: Literal["bh", "holm"] = "bh"
+    # interval of the absolute lift; Wald is too narrow with few conversions
+    diff_interval: Literal["newcombe", "wald"] = "newcombe"
     alpha: float = 0.05  # on the corrected p-values
     min_per_arm: int = 100  # fewer subjects in an arm -> is_small_sample warning
     min_conversions: int = 5  # fewer conversions in an arm -> also a warning (Wald CIs break)
