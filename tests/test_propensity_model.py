@@ -15,6 +15,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from telcoseg.propensity import synthetic
+from telcoseg.propensity.jobs import evaluation_frame
 from telcoseg.propensity.registry import champion_version, configure, load_champion
 from telcoseg.propensity.settings import FairnessSettings, SearchSettings, Settings
 from telcoseg.propensity.train import PropensityInputs, train_outcome
@@ -97,6 +98,12 @@ def test_champion_loads_by_alias_and_scores_like_the_trained_model(
     assert {"fairness_audit.json", "reliability_deciles_test.csv", "feature_importances.json"} <= (
         artifacts
     )
+    # The out-of-time decile table the report's lift chart reads: every test row in one
+    # decile, top decile first, and the top decile above the base rate.
+    deciles = evaluation_frame(spark, report).collect()
+    assert [r.decile for r in deciles] == sorted(r.decile for r in deciles)
+    assert sum(r.n for r in deciles) == report.test_scores.count()
+    assert deciles[0].decile == 1 and deciles[0].lift > 1.0
     mlmodel = mlflow.models.get_model_info(f"models:/t_upgrade/{version}")
     assert mlmodel.signature is not None and "f0" in mlmodel.signature.inputs.input_names()
     assert "gender" not in mlmodel.signature.inputs.input_names()

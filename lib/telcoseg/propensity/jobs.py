@@ -37,6 +37,22 @@ log = logging.getLogger(__name__)
 
 FAIRNESS_TABLE = "propensity_fairness"
 DECISIONS_TABLE = "propensity_promotions"
+EVALUATION_TABLE = "propensity_evaluation"
+EVALUATION_SCHEMA = T.StructType(
+    [
+        T.StructField("outcome", T.StringType(), False),
+        T.StructField("model_name", T.StringType(), False),
+        T.StructField("model_version", T.IntegerType(), False),
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("decile", T.IntegerType(), False),  # 1 = highest scores
+        T.StructField("n", T.LongType(), False),
+        T.StructField("positives", T.LongType(), False),
+        T.StructField("mean_predicted", T.DoubleType()),
+        T.StructField("observed_rate", T.DoubleType()),
+        T.StructField("lift", T.DoubleType()),
+        T.StructField("cumulative_capture", T.DoubleType()),
+    ]
+)
 SCORES_TABLE = "propensity_scores"
 
 DECISIONS_SCHEMA = T.StructType(
@@ -121,6 +137,27 @@ def decision_frame(spark: SparkSession, report: OutcomeReport, metric: str) -> D
     return spark.createDataFrame([row], DECISIONS_SCHEMA)
 
 
+def evaluation_frame(spark: SparkSession, report: OutcomeReport) -> DataFrame:
+    """The out-of-time decile table of one model version (what the report's lift chart reads)."""
+    rows = [
+        (
+            report.outcome,
+            report.model_name,
+            report.version,
+            report.run_id,
+            int(d["decile"]),
+            int(d["n"]),
+            int(d["positives"]),
+            float(d["mean_predicted"]),
+            float(d["observed_rate"]),
+            float(d["lift"]),
+            float(d["cumulative_capture"]),
+        )
+        for d in report.test_deciles
+    ]
+    return spark.createDataFrame(rows, EVALUATION_SCHEMA)
+
+
 def fairness_frame(report: OutcomeReport) -> DataFrame:
     """The audit table with the model version it judged."""
     from pyspark.sql import functions as F
@@ -154,6 +191,11 @@ def train_job(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> dic
             write_table(
                 decision_frame(spark, report, settings.promotion_metric),
                 cfg.paths.table("gold", DECISIONS_TABLE),
+                mode="append",
+            )
+            write_table(
+                evaluation_frame(spark, report),
+                cfg.paths.table("gold", EVALUATION_TABLE),
                 mode="append",
             )
             if report.test_scores is not None:

@@ -85,6 +85,8 @@ class OutcomeReport:
     champion_version: int | None
     test_scores: DataFrame | None = field(default=None, repr=False)
     audit_table: DataFrame | None = field(default=None, repr=False)
+    # The out-of-time decile table (lift, capture, reliability), top decile first.
+    test_deciles: list[dict[str, Any]] = field(default_factory=list)
 
 
 def feature_sources(
@@ -282,6 +284,7 @@ def train_outcome(
         champion_version=int(champion.version) if champion is not None else None,
         test_scores=scored_test if keep_frames else None,
         audit_table=audit_result.table if keep_frames else None,
+        test_deciles=test_eval.deciles,
     )
     if not keep_frames:
         scored_test.unpersist()
