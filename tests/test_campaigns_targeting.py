@@ -10,7 +10,12 @@ from pyspark.sql import types as T
 
 from telcoseg.campaigns.ab import ALL_SEGMENTS, ab_table
 from telcoseg.campaigns.settings import ContactPolicy, Offer, Settings
-from telcoseg.campaigns.targeting import contact_history, select_audience, with_arm
+from telcoseg.campaigns.targeting import (
+    contact_history,
+    select_audience,
+    uplift_index,
+    with_arm,
+)
 
 SNAP = dt.date(2026, 3, 29)
 CANDIDATES = T.StructType(
@@ -128,3 +133,25 @@ def test_ab_table_uses_the_segment_as_of_the_send_date(spark: SparkSession) -> N
         for r in out.collect()
     }
     assert got == {"1.1": (2, 1, 1), "unassigned": (0, 0, 1), ALL_SEGMENTS: (2, 1, 2)}
+
+
+def test_uplift_index_is_segment_lift_over_campaign_lift(spark: SparkSession) -> None:
+    ab = spark.createDataFrame(
+        [
+            ("C1", "boost", ALL_SEGMENTS, 0.02, False, dt.date(2026, 3, 1)),
+            ("C1", "boost", "1.1", 0.04, False, dt.date(2026, 3, 1)),  # 0.04 / 0.02 = 2
+            ("C1", "boost", "1.2", -0.01, False, dt.date(2026, 3, 1)),  # negative -> 0
+            ("C1", "boost", "1.3", 0.50, True, dt.date(2026, 3, 1)),  # small sample: ignored
+            ("C1", "boost", "1.4", 0.20, False, dt.date(2026, 3, 1)),  # 10, capped at 3
+            ("C1", "boost", "1.1", 0.00, False, dt.date(2026, 2, 1)),  # older measurement
+            ("C7", "other", "1.1", 0.09, False, dt.date(2026, 3, 1)),  # another offer
+        ],
+        "campaign_id string, offer string, micro_segment_id string, abs_lift double, "
+        "is_small_sample boolean, snapshot_date date",
+    )
+    offer = Offer(campaign_id="C2", outcome="upgrade", offer="boost")
+    got = uplift_index(ab, offer, max_index=3.0)
+    assert got is not None
+    assert {r.micro_segment_id: r.uplift_index for r in got.collect()} == pytest.approx(
+        {"1.1": 2.0, "1.2": 0.0, "1.4": 3.0}
+    )
