@@ -12,10 +12,22 @@ from pyspark.sql import SparkSession
 from telcoseg.config import from_dict
 from telcoseg.errors import ConfigError, TelcosegError
 from telcoseg.io import delta
+from telcoseg.workflow import databricks
 from telcoseg.workflow.runner import run_workflow
-from telcoseg.workflow.spec import JOBS, JobRef, load_workflow
+from telcoseg.workflow.spec import JOBS, JobRef, load_workflow, task_argv
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_registered_job_resolves_to_functions_and_an_entry_point() -> None:
+    from telcoseg.workflow.spec import job_functions
+
+    for name, ref in JOBS.items():
+        run, add_args = job_functions(name)
+        assert callable(run) and (add_args is None or callable(add_args)), name
+        assert (REPO / ref.entry).is_file(), ref.entry
+
+
 SNAP = dt.date(2026, 3, 28)
 
 
@@ -98,3 +110,20 @@ def test_workflow_validation_names_the_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown job 'nope'"):
         load_workflow(bad)
     assert issubclass(ConfigError, TelcosegError)
+
+
+def test_databricks_bundle_matches_the_workflow() -> None:
+    wf = load_workflow(REPO / "conf" / "workflow.yaml")
+    doc = yaml.safe_load(databricks.to_yaml(databricks.bundle(wf)))
+    (job,) = doc["resources"]["jobs"].values()
+    assert [t["task_key"] for t in job["tasks"]] == [t.name for t in wf.tasks]
+    for task, spec in zip(job["tasks"], wf.tasks, strict=True):
+        entry = task["spark_python_task"]["python_file"].replace("${workspace.file_path}/", "")
+        assert (REPO / entry).is_file(), entry
+        assert entry == JOBS[spec.job].entry
+        params = task["spark_python_task"]["parameters"]
+        assert params[:2] == ["--conf", "${workspace.file_path}/conf/telcoseg.yaml"]
+        assert params[2:] == task_argv(spec, "{{job.parameters.snapshot_date}}")
+        assert [d["task_key"] for d in task.get("depends_on", [])] == list(spec.depends_on)
+        assert task["max_retries"] == spec.max_retries
+    assert job["parameters"][0]["name"] == "snapshot_date"

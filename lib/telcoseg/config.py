@@ -279,7 +279,10 @@ def load_config(
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {source}: {exc.strerror}") from None
+        raise ConfigError(
+            f"cannot read config file {source}: {exc.strerror} (pass --conf FILE or set "
+            "$TELCOSEG_CONF; on a cluster the package zip has no conf/ folder)"
+        ) from None
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

@@ -68,6 +68,9 @@ JOBS: dict[str, JobRef] = {
         "telcoseg.propensity.jobs:add_score_args",
     ),
     "fraud": JobRef("jobs/fraud.py", "telcoseg.fraud.job:run", "telcoseg.fraud.job:add_args"),
+    "campaigns": JobRef(
+        "jobs/campaigns.py", "telcoseg.campaigns.job:run", "telcoseg.campaigns.job:add_args"
+    ),
     "report": JobRef("jobs/report.py", "jobs/report.py:run", "jobs/report.py:add_args"),
 }
 
