@@ -127,3 +127,11 @@ def test_databricks_bundle_matches_the_workflow() -> None:
         assert [d["task_key"] for d in task.get("depends_on", [])] == list(spec.depends_on)
         assert task["max_retries"] == spec.max_retries
     assert job["parameters"][0]["name"] == "snapshot_date"
+
+
+def test_every_package_folder_is_a_regular_package() -> None:
+    # A folder without __init__.py is left out of wheels and cannot be imported from the
+    # --py-files zip a cluster run ships.
+    lib = REPO / "lib" / "telcoseg"
+    folders = [p for p in lib.rglob("*") if p.is_dir() and p.name != "__pycache__"]
+    assert [str(p) for p in folders if not (p / "__init__.py").is_file()] == []

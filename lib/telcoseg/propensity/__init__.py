@@ -1,0 +1,1 @@
+"""Propensity models: point-in-time labels, GBT pipelines, fairness-gated promotion."""
