@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -217,9 +217,15 @@ def check_label_mirrors(
     """Raise LeakageError when one feature alone nearly equals the label (one pass)."""
     if not numeric:
         return
-    row = df.agg(
-        *[F.corr(F.col(c).cast("double"), F.col("label").cast("double")).alias(c) for c in numeric]
-    ).first()
+    label = F.col("label").cast("double")
+
+    def pearson(c: str) -> Column:
+        # F.corr divides by zero under ANSI mode when a feature (or the label) is constant
+        # in the sample; a constant cannot mirror the label, so null is the right answer.
+        x = F.col(c).cast("double")
+        return F.try_divide(F.covar_pop(x, label), F.stddev_pop(x) * F.stddev_pop(label))
+
+    row = df.agg(*[pearson(c).alias(c) for c in numeric]).first()
     assert row is not None
     suspects = {c: row[c] for c in numeric if row[c] is not None and abs(row[c]) > max_corr}
     if suspects:

@@ -1,0 +1,44 @@
+"""The pipeline's jobs, unchanged, on a Spark standalone cluster via spark-submit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from standalone import REPO, spark_submit, standalone_cluster
+from telcoseg.io import delta
+
+pytestmark = pytest.mark.cluster
+
+
+def test_jobs_run_on_a_standalone_cluster(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    key_file = tmp_path / "hmac.key"
+    key_file.write_text("cluster-test-key-0123456789abcdef")
+    key_file.chmod(0o600)
+    common = [
+        "--conf", str(REPO / "conf" / "telcoseg.yaml"),
+        "--set", f"paths.root={root}",
+        "--set", f"ingest.hmac_key_file={key_file}",
+    ]  # fmt: skip
+    steps = [
+        ("generate.py", ["--subscribers", "40", "--days", "7"]),
+        ("ingest.py", []),
+        ("features.py", ["--snapshot-date", "2026-03-29", "--window-days", "7"]),
+    ]
+    os.environ.setdefault("TELCOSEG_HMAC_KEY_FILE", str(key_file))
+    with standalone_cluster(tmp_path / "cluster") as master:
+        for job, args in steps:
+            done = spark_submit(master, tmp_path / "cluster", job, [*common, *args])
+            assert done.returncode == 0, f"{job} failed:\n{done.stderr[-4000:]}"
+    # Each job ran as an application on the worker, not in local mode.
+    apps = list((tmp_path / "cluster" / "worker").glob("app-*"))
+    assert len(apps) == len(steps)
+    silver = delta.describe(str(root / "lake" / "silver" / "cdr"))
+    assert silver["rows"] > 1000 and silver["partition_columns"] == ["event_date"]
+    gold = delta.describe(str(root / "lake" / "gold" / "behavior_vectors"))
+    assert 35 <= gold["rows"] <= 41  # one row per generated line (a few may be inactive)
+    runs = delta.history(str(root / "lake" / "ops" / "ingest_runs"))
+    assert len(runs) == 1
