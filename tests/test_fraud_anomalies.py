@@ -59,12 +59,13 @@ def test_small_counts_are_not_spikes(spark: SparkSession) -> None:
     assert not any(r["is_spike"] for r in with_spike_statistic(counts, settings).collect())
 
 
-def test_segments_are_qualified_by_country_and_quiet_days_count_zero(
+def test_segments_are_qualified_by_country_and_quiet_days_count_zero_from_the_first_data_day(
     spark: SparkSession,
 ) -> None:
     rows = [
         event("A", "2026-03-01 10:00:00", cp_region="Leeds"),
         event("A", "2026-03-01 11:00:00", "sms", "in", cp_region="Leeds", duration=None),
+        event("B", "2026-03-02 10:00:00", cp_region="London"),  # Leeds is quiet that day
         event("B", "2026-03-03 10:00:00", cp_region="Leeds"),
         event("B", "2026-03-03 11:00:00", "data"),  # not voice/sms: not counted
     ]
@@ -74,7 +75,7 @@ def test_segments_are_qualified_by_country_and_quiet_days_count_zero(
         subs,
         dimensions=("counterparty_number_region", "subscriber_carrier"),
         event_types=("voice", "sms"),
-        first_date=D0,
+        first_date=D0 - dt.timedelta(days=1),  # before the data begins: left out
         last_date=D0 + dt.timedelta(days=2),
     )
     table = {(r["dimension"], r["segment"], r["event_date"].day): r["count"] for r in got.collect()}
@@ -82,8 +83,11 @@ def test_segments_are_qualified_by_country_and_quiet_days_count_zero(
         ("counterparty_number_region", "GB/Leeds", 1): 2,
         ("counterparty_number_region", "GB/Leeds", 2): 0,
         ("counterparty_number_region", "GB/Leeds", 3): 1,
+        ("counterparty_number_region", "GB/London", 1): 0,
+        ("counterparty_number_region", "GB/London", 2): 1,
+        ("counterparty_number_region", "GB/London", 3): 0,
         ("subscriber_carrier", "GB/Demo", 1): 2,
-        ("subscriber_carrier", "GB/Demo", 2): 0,
+        ("subscriber_carrier", "GB/Demo", 2): 1,
         ("subscriber_carrier", "GB/Demo", 3): 1,
     }
 

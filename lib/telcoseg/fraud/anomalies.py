@@ -79,7 +79,8 @@ def segment_daily_counts(
     last_date: dt.date,
 ) -> DataFrame:
     """``event_date, dimension, segment, count`` for every segment seen in the period and
-    every day of it (days without events count 0, so baselines see quiet days)."""
+    every day of it that has any traffic (a segment's quiet days count 0, so baselines
+    see them; days without any traffic are left out)."""
     cdr = cdr_df.filter(F.col("event_date").between(F.lit(first_date), F.lit(last_date)))
     cdr = cdr.filter(F.col("event_type").isin(list(event_types)))
     needs_own = any(d.startswith(OWN_PREFIX) for d in dimensions)
@@ -112,9 +113,9 @@ def segment_daily_counts(
         .groupBy("event_date", "dimension", "segment")
         .agg(F.count(F.lit(1)).alias("count"))
     )
-    days = cdr_df.sparkSession.range(1).select(
-        F.explode(F.sequence(F.lit(first_date), F.lit(last_date))).alias("event_date")
-    )
+    # Days with any traffic at all: a day before the data begins (or a feed outage) is
+    # unknown, not zero; as zeros it would make every segment spike when data starts.
+    days = cdr.select("event_date").distinct()
     grid = counts.select("dimension", "segment").distinct().crossJoin(F.broadcast(days))
     return grid.join(counts, on=["event_date", "dimension", "segment"], how="left").select(
         "event_date",
