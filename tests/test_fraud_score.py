@@ -112,14 +112,17 @@ def test_sim_boxes_are_alerted_and_call_center_look_alikes_are_not(
     top = got["sb0"]
     assert top["score_version"] == SETTINGS.version()
     assert top["snapshot_date"] == SNAPSHOT
-    assert any(r.startswith("never_called_back:") for r in top["reasons"])
+    assert any(
+        r.startswith("never_called_back (the numbers it calls never call back): ")
+        for r in top["reasons"]
+    )
     assert top["reasons_text"].startswith(top["reasons"][0])
     assert top["voice_out_share"] == 1.0 and top["max_sims_on_imei"] == 2.0
     # The call centers make as many calls, but their mitigating evidence outweighs it.
     cc = with_rule_score(indicators, SETTINGS.rules).filter(F.col("subscriber_id") == "cc0")
     row = cc.first()
     assert row is not None and row["rule_score"] < SETTINGS.alert_threshold
-    assert any(m.startswith("incoming_traffic:") for m in row["mitigations"])
+    assert any(m.startswith("incoming_traffic (") for m in row["mitigations"])
 
 
 def test_allow_listed_lines_are_never_alerted(spark: SparkSession, indicators: DataFrame) -> None:

@@ -74,8 +74,12 @@ def _rule_input(rule: Rule) -> Column:
 
 
 def _reason(name: str, rule: Rule, contribution: Column) -> Column:
+    """``name (text): indicator=value, +contribution`` when the rule moved the score."""
     label = f"z({rule.indicator})" if rule.zscore else rule.indicator
-    text = F.format_string(f"{name}: {label}=%.3f, %+.2f", _rule_input(rule), contribution)
+    head = f"{name} ({rule.text})" if rule.text else name
+    # format_string is Java's String.format: literal % in the config text must be escaped.
+    pattern = head.replace("%", "%%") + f": {label}=%.3f, %+.2f"
+    text = F.format_string(pattern, _rule_input(rule), contribution)
     return F.when(contribution != 0, F.struct(F.abs(contribution).alias("w"), text.alias("t")))
 
 
