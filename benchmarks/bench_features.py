@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
 
         run("warm-up", bare())  # JIT, file listing
         bare_s = run("bare scan + count", bare())
-        # No cache: the two chains read the records' one shuffle (a reused exchange).
+        # As the job runs it (no cache): each of the two chains scans and shuffles the
+        # records it needs (they prune different columns, so no exchange is reused).
         features_s = run(
             "telcoseg all bc_* indicators", indicators_from_records(records(), settings)
         )

@@ -61,8 +61,10 @@ def indicators_from_records(records_df: DataFrame, settings: Settings) -> DataFr
     """``subscriber_id`` + one ``bc_*`` column per ``bandicoot.utils.all`` key, in
     bandicoot's order, for every subscriber with at least one record.
 
-    Two chains read the records (Spark reuses their one shuffle): individual and
-    spatial per-week values; their union is flattened in one aggregation per subscriber.
+    Two chains read the records (individual and spatial per-week values); their union
+    (still partitioned by subscriber) is flattened in one aggregation per subscriber.
+    Each chain prunes the record columns it needs, so their exchanges differ and are not
+    reused: unless ``records_df`` is persisted, the scan and the shuffle run twice.
     """
     scoped = explode_time_scopes(records_df, settings)
     weekly = weekly_individual(scoped, settings).unionByName(
