@@ -27,11 +27,12 @@ from telcoseg.io.delta import write_table
 from telcoseg.logs import configure_logging
 from telcoseg.propensity import synthetic
 from telcoseg.propensity.dataset import build_scoring_set
-from telcoseg.propensity.registry import configure, load_champion
+from telcoseg.propensity.registry import load_champion
 from telcoseg.propensity.scoring import score
 from telcoseg.propensity.settings import FairnessSettings, SearchSettings, Settings
 from telcoseg.propensity.train import PropensityInputs, feature_sources, train_outcome
 from telcoseg.session import build_local_session
+from telcoseg.tracking import configure
 
 RESULTS = Path(__file__).resolve().parent / "results" / "propensity.json"
 DATES = [dt.date(2026, 1, 1), dt.date(2026, 1, 15), dt.date(2026, 1, 29)]

@@ -37,10 +37,10 @@ from telcoseg.io.delta import table_exists
 from telcoseg.logs import configure_logging
 from telcoseg.propensity import synthetic
 from telcoseg.propensity.jobs import read_inputs
-from telcoseg.propensity.registry import configure
 from telcoseg.propensity.settings import SearchSettings, Settings
 from telcoseg.propensity.train import PropensityInputs, train_outcome
 from telcoseg.session import build_local_session
+from telcoseg.tracking import configure
 
 RESULTS = Path(__file__).resolve().parent / "results" / "propensity_quality.json"
 TARGET_GAP = 0.03

@@ -16,9 +16,10 @@ from pyspark.sql import functions as F
 
 from telcoseg.propensity import synthetic
 from telcoseg.propensity.jobs import evaluation_frame
-from telcoseg.propensity.registry import champion_version, configure, load_champion
+from telcoseg.propensity.registry import champion_version, load_champion
 from telcoseg.propensity.settings import FairnessSettings, SearchSettings, Settings
 from telcoseg.propensity.train import PropensityInputs, train_outcome
+from telcoseg.tracking import configure
 
 DATES = [dt.date(2026, 1, 1), dt.date(2026, 1, 15), dt.date(2026, 1, 29)]
 # Tiny GBTs; age bands of ~50 rows are reported, not gated (min_group_size 100).

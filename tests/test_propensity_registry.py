@@ -13,10 +13,10 @@ from telcoseg.propensity.registry import (
     CHAMPION,
     apply_decision,
     champion_version,
-    configure,
     decide,
     model_name,
 )
+from telcoseg.tracking import configure
 
 NAME = model_name("test_propensity", "adopt:streaming")
 

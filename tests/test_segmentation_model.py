@@ -24,7 +24,8 @@ from telcoseg.segmentation.profiles import profile_rows, profiles_df, scored_for
 from telcoseg.segmentation.settings import Settings
 from telcoseg.segmentation.stable_ids import match_segments, updated_registry
 from telcoseg.segmentation.synthetic import NEW_PERSONA, planted_vectors
-from telcoseg.segmentation.tracking import configure, load_version, log_and_register
+from telcoseg.segmentation.tracking import load_version, log_and_register
+from telcoseg.tracking import configure
 
 N, FEATURES_N = 2000, 16
 SETTINGS = Settings(

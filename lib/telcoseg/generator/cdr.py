@@ -20,22 +20,10 @@ from telcoseg.generator.literals import const_array
 from telcoseg.generator.personas import pick_by_persona
 from telcoseg.generator.population import Layout
 from telcoseg.generator.settings import Settings
+from telcoseg.ingest.contract import SOURCES
 
-CDR_COLUMNS = (
-    "record_id",
-    "event_time",
-    "msisdn",
-    "event_type",
-    "direction",
-    "counterparty",
-    "duration_s",
-    "bytes_up",
-    "bytes_down",
-    "cell_id",
-    "imei",
-    "roaming",
-    "charge",
-)
+# The contract's CDR columns, in its order: one definition for the writer and the reader.
+CDR_COLUMNS = SOURCES["cdr"].columns
 CSV_FAULTS = (
     "missing_required",
     "bad_timestamp",

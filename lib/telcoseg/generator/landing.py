@@ -16,6 +16,7 @@ from telcoseg.generator import numbers as num
 from telcoseg.generator.badrows import apply_faults, with_bad_copies
 from telcoseg.generator.literals import lookup
 from telcoseg.generator.settings import Settings
+from telcoseg.ingest.contract import SOURCES
 
 DATE = "yyyy-MM-dd"
 
@@ -117,42 +118,10 @@ def campaigns_landing(rows: DataFrame, s: Settings) -> DataFrame:
     return _strings(df, cols, "campaigns")
 
 
+# Column order of each small source, straight from the data contract.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "app_usage": (
-        "msisdn",
-        "usage_date",
-        "app",
-        "category",
-        "bytes_up",
-        "bytes_down",
-        "sessions",
-        "duration_s",
-    ),
-    "subscribers": (
-        "msisdn",
-        "account_id",
-        "activation_date",
-        "plan",
-        "plan_type",
-        "monthly_fee",
-        "device_tac",
-        "region",
-        "as_of_date",
-        "birth_year",
-        "gender",
-    ),
-    "cells": ("cell_id", "latitude", "longitude", "site_id", "technology"),
-    "outcomes": ("msisdn", "event_date", "outcome"),
-    "campaigns": (
-        "campaign_id",
-        "msisdn",
-        "offer",
-        "channel",
-        "sent_date",
-        "arm",
-        "converted",
-        "converted_date",
-    ),
+    name: SOURCES[name].columns
+    for name in ("app_usage", "subscribers", "cells", "outcomes", "campaigns")
 }
 TYPES: dict[str, dict[str, str]] = {
     "app_usage": {

@@ -23,7 +23,7 @@ from telcoseg.logs import stage
 from telcoseg.propensity.dataset import build_scoring_set
 from telcoseg.propensity.fairness import AUDIT_COLUMNS
 from telcoseg.propensity.labels import outcome_key
-from telcoseg.propensity.registry import configure, load_champion, model_name
+from telcoseg.propensity.registry import load_champion, model_name
 from telcoseg.propensity.scoring import score
 from telcoseg.propensity.settings import Settings
 from telcoseg.propensity.train import (
@@ -32,6 +32,7 @@ from telcoseg.propensity.train import (
     feature_sources,
     train_outcome,
 )
+from telcoseg.tracking import configure
 
 log = logging.getLogger(__name__)
 

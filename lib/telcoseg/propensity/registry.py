@@ -41,24 +41,6 @@ def model_name(prefix: str, outcome: str) -> str:
     return f"{prefix}_{outcome_key(outcome)}"
 
 
-def configure(tracking_uri: str, artifacts_dir: str, experiment: str) -> str:
-    """Point MLflow at ``tracking_uri``; create the experiment with artifacts under
-    ``artifacts_dir`` (a local folder or URI) if needed. Returns the experiment id."""
-    mlflow.set_tracking_uri(tracking_uri)
-    existing = mlflow.get_experiment_by_name(experiment)
-    if existing is not None:
-        mlflow.set_experiment(experiment_id=existing.experiment_id)
-        return str(existing.experiment_id)
-    if "://" in artifacts_dir:
-        location = artifacts_dir.rstrip("/") + "/mlflow"
-    else:
-        os.makedirs(artifacts_dir, exist_ok=True)
-        location = "file://" + os.path.join(os.path.abspath(artifacts_dir), "mlflow")
-    experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
-    mlflow.set_experiment(experiment_id=experiment_id)
-    return str(experiment_id)
-
-
 def log_tables(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
     """Each table as ``evaluation/<name>.json`` (records) and ``.csv`` in the active run."""
     with tempfile.TemporaryDirectory() as tmp:

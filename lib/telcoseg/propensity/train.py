@@ -153,7 +153,7 @@ def train_outcome(
 ) -> OutcomeReport:
     """Train, evaluate, audit, log, register and decide promotion for ``outcome``.
 
-    Needs an active MLflow experiment (see :func:`registry.configure`).
+    Needs an active MLflow experiment (see :func:`telcoseg.tracking.configure`).
     """
     train_dates, validation_date, test_date = split_dates(dates, settings.horizon_days)
     check_label_windows(dates, settings.horizon_days, through or outcomes_through(inputs.outcomes))

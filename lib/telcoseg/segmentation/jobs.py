@@ -31,7 +31,8 @@ from telcoseg.segmentation.stable_ids import (
     registry_rows,
     updated_registry,
 )
-from telcoseg.segmentation.tracking import configure, load_version, log_and_register
+from telcoseg.segmentation.tracking import load_version, log_and_register
+from telcoseg.tracking import configure
 
 log = logging.getLogger(__name__)
 
