@@ -75,9 +75,13 @@ def with_protected_groups(
 
 def _z(x1: F.Column, n1: F.Column, x2: F.Column, n2: F.Column) -> F.Column:
     """Two-proportion z statistic of rate x2/n2 above rate x1/n1 (pooled variance)."""
-    pooled = (x1 + x2) / (n1 + n2)
-    se = F.sqrt(pooled * (F.lit(1.0) - pooled) * (F.lit(1.0) / n1 + F.lit(1.0) / n2))
-    return F.when(se > 0, (x2 / n2 - x1 / n1) / se).otherwise(F.lit(0.0))
+    # try_divide: a group with no positives (n = 0 for the TPR) has no z, not an error;
+    # under ANSI mode a plain division by zero fails the whole audit.
+    one = F.lit(1.0)
+    pooled = F.try_divide(x1 + x2, n1 + n2)
+    se = F.sqrt(pooled * (one - pooled) * (F.try_divide(one, n1) + F.try_divide(one, n2)))
+    z = F.try_divide(F.try_divide(x2, n2) - F.try_divide(x1, n1), se)
+    return F.when(se > 0, z).otherwise(F.lit(0.0))
 
 
 def audit(
@@ -140,7 +144,10 @@ def audit(
         _z(F.col("true_positives"), F.col("positives"), ref_tp, ref_pos).alias("tpr_z"),
         F.when(
             (mp > 0) & (mp < 1),
-            (F.col("observed_rate") - mp) / F.sqrt(mp * (F.lit(1.0) - mp) / F.col("n")),
+            F.try_divide(
+                F.col("observed_rate") - mp,
+                F.sqrt(F.try_divide(mp * (F.lit(1.0) - mp), F.col("n"))),
+            ),
         )
         .otherwise(F.lit(0.0))
         .alias("calibration_z"),
