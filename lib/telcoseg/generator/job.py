@@ -20,7 +20,7 @@ from telcoseg.errors import ConfigError
 from telcoseg.generator import apps, campaigns, cdr, landing, outcomes, truth
 from telcoseg.generator import geography as geo
 from telcoseg.generator import hashrand as hr
-from telcoseg.generator.population import population_df
+from telcoseg.generator.population import PERSONA_BEHAVIOUR, population_df
 from telcoseg.generator.settings import Settings
 from telcoseg.generator.writer import reset_dir, write_files
 
@@ -45,23 +45,7 @@ CDR_INPUT = (
     "n_contacts",
     "intl_country",
     "roaming_prob",
-    "r_voice_out",
-    "r_voice_in",
-    "r_sms_out",
-    "r_sms_in",
-    "r_data",
-    "data_mb",
-    "voice_median_s",
-    "missed_share",
-    "week",
-    "p_home",
-    "p_work",
-    "p_far",
-    "reciprocity",
-    "onnet",
-    "intl",
-    "fixed",
-    "short",
+    *PERSONA_BEHAVIOUR,
 )
 COLLAPSE_PROJECT = "org.apache.spark.sql.catalyst.optimizer.CollapseProject"
 APP_INPUT = ("sub_id", "msisdn", "data_mb", "data_intensity", "app_weights")

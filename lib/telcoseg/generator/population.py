@@ -63,6 +63,28 @@ class Layout:
         return Layout(s.subscribers, n_simbox, n_cc)
 
 
+# Per-persona behaviour columns every line carries (rates, rhythm, mobility, graph).
+PERSONA_BEHAVIOUR = (
+    "r_voice_out",
+    "r_voice_in",
+    "r_sms_out",
+    "r_sms_in",
+    "r_data",
+    "data_mb",
+    "voice_median_s",
+    "missed_share",
+    "week",
+    "p_home",
+    "p_work",
+    "p_far",
+    "reciprocity",
+    "onnet",
+    "intl",
+    "fixed",
+    "short",
+)
+
+
 def _arr(values: list[float] | list[str] | list[int]) -> Column:
     if all(isinstance(v, str) for v in values):
         return const_array(values, "string")  # type: ignore[arg-type]
@@ -275,28 +297,7 @@ def population_df(spark: SparkSession, s: Settings, partitions: int) -> DataFram
         (F.col("roaming_days") * hr.lognormal(seed, "traveler", 0.8, sid)).alias("roaming_prob"),
         birth_year.alias("birth_year"),
         gender.alias("gender"),
-        *[
-            c
-            for c in (
-                "r_voice_out",
-                "r_voice_in",
-                "r_sms_out",
-                "r_sms_in",
-                "r_data",
-                "data_mb",
-                "voice_median_s",
-                "missed_share",
-                "week",
-                "p_home",
-                "p_work",
-                "p_far",
-                "reciprocity",
-                "onnet",
-                "intl",
-                "fixed",
-                "short",
-                "app_weights",
-                "outcome_bias",
-            )
-        ],
+        *PERSONA_BEHAVIOUR,
+        "app_weights",
+        "outcome_bias",
     )
