@@ -207,3 +207,20 @@ def test_makes_simbox_lines_look_like_simboxes_and_call_centers_not(
     truth = spark.read.parquet(str(generated / "truth" / "subscribers"))
     shared = truth.filter("is_simbox").groupBy("imei").count().agg(F.max("count")).first()[0]
     assert shared > 1, "sim-box SIMs cycle in one device"
+
+
+def test_age_follows_the_persona_only_as_strongly_as_configured(spark: SparkSession) -> None:
+    from telcoseg.generator.population import population_df
+
+    def spread_of_persona_means(link: float) -> float:
+        s = Settings(subscribers=3000, age_persona_link=link)
+        pop = population_df(spark, s, partitions=2).where(~F.col("is_simbox"))
+        means = pop.groupBy("persona").agg(F.avg("birth_year").alias("m"), F.count("*").alias("n"))
+        # Personas with a few lines (call centers) have means too noisy to compare.
+        row = means.where("n >= 200").agg((F.max("m") - F.min("m")).alias("spread")).first()
+        return float(row["spread"])
+
+    # Persona means are 1952..2003: fully linked, the personas' mean ages lie decades
+    # apart; unlinked, only sampling noise separates them.
+    assert spread_of_persona_means(1.0) > 35.0
+    assert spread_of_persona_means(0.0) < 5.0

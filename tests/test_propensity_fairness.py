@@ -7,7 +7,7 @@ import datetime as dt
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from telcoseg.propensity.fairness import audit
+from telcoseg.propensity.fairness import audit, critical_z
 from telcoseg.propensity.settings import FairnessSettings
 
 SCORED = T.StructType(
@@ -51,3 +51,10 @@ def test_a_group_without_positives_is_reported_not_a_division_by_zero(
     assert (women["n"], women["positives"], women["selected"]) == (4, 2, 2)
     assert men["tpr"] is None and women["tpr"] == 0.5
     assert women["selection_rate"] == 0.5 and men["selection_rate"] == 0.5
+
+
+def test_critical_z_is_the_bonferroni_quantile_of_the_normal() -> None:
+    # Hand values: two-sided 5% -> 1.960; 5% over 10 tests -> quantile 0.9975 -> 2.807.
+    assert abs(critical_z(0.05, 1) - 1.95996) < 1e-4
+    assert abs(critical_z(0.05, 10) - 2.80703) < 1e-4
+    assert critical_z(1.0, 10) == 0.0

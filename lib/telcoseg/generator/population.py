@@ -18,6 +18,7 @@ from telcoseg.generator import numbers as num
 from telcoseg.generator.literals import const_array
 from telcoseg.generator.personas import (
     CALL_CENTER,
+    PERSONAS,
     SIMBOX,
     persona_columns,
     persona_index,
@@ -62,6 +63,11 @@ class Layout:
         n_cc = round(s.subscribers * s.call_center_fraction)
         return Layout(s.subscribers, n_simbox, n_cc)
 
+
+# Mean birth year of the whole base: the personas' means weighted by the default mix.
+POPULATION_BIRTH_YEAR = sum(p.weight * p.birth_year for p in PERSONAS) / sum(
+    p.weight for p in PERSONAS
+)
 
 # Per-persona behaviour columns every line carries (rates, rhythm, mobility, graph).
 PERSONA_BEHAVIOUR = (
@@ -261,9 +267,14 @@ def population_df(spark: SparkSession, s: Settings, partitions: int) -> DataFram
     n_contacts = F.greatest(
         F.lit(3), F.round(F.col("contacts_mean") * hr.lognormal(seed, "contacts", 0.4, sid))
     ).cast("long")
+    # The population's age spread (sd ~15 years) when age is independent of the persona,
+    # the persona's own (sd 6) when it follows it fully.
+    link = s.age_persona_link
+    mean_year = POPULATION_BIRTH_YEAR + link * (F.col("birth_year_mean") - POPULATION_BIRTH_YEAR)
+    spread = 6.0 + 9.0 * (1.0 - link)
     birth_year = F.least(
         F.lit(2010.0),
-        F.greatest(F.lit(1930.0), F.col("birth_year_mean") + 6.0 * hr.normal(seed, "birth", sid)),
+        F.greatest(F.lit(1930.0), mean_year + spread * hr.normal(seed, "birth", sid)),
     ).cast("int")
     u_gender = hr.uniform(seed, "gender", sid)
     gender = F.when(u_gender < 0.48, "F").when(u_gender < 0.96, "M").otherwise(F.lit(None))

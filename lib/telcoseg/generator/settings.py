@@ -42,6 +42,11 @@ class Settings:
     new_persona_weight: float = 0.12
     # Relative weights of the regular personas; empty = built-in mix.
     persona_weights: dict[str, float] = field(default_factory=dict)
+    # How strongly a persona sets its subscribers' age: birth year = population mean +
+    # link * (persona mean - population mean) + noise. 1 = age follows the persona (an
+    # accurate behavioural model then selects age bands very unequally and the fairness
+    # gate blocks it); 0 = age independent of behaviour (a fair accurate model exists).
+    age_persona_link: float = 1.0
     default_region: str = "GB"
     national_format_share: float = 0.3
     spike_prefix: str = "+441132"
@@ -71,6 +76,8 @@ class Settings:
             raise ValueError("files_per_day must be >= 1 and cells >= 30")
         if not self.spike_prefix.startswith("+") or not self.spike_prefix[1:].isdigit():
             raise ValueError(f"spike_prefix must look like +441132, got {self.spike_prefix!r}")
+        if not 0.0 <= self.age_persona_link <= 1.0:
+            raise ValueError(f"age_persona_link must be in [0, 1], got {self.age_persona_link}")
         if self.horizon_days < 1:
             raise ValueError("horizon_days must be >= 1")
 

@@ -3,13 +3,16 @@
 Protected attributes are joined here, after scoring, and nowhere else. Per group: the
 selection rate and its ratio to the most-selected group (four-fifths rule), the true
 positive rate and its ratio to the best-served group, and calibration (mean predicted
-probability vs observed rate). Groups too small to judge are reported but not gated.
+probability vs observed rate). Groups too small to judge are reported but not gated. A
+gap fails only when it is beyond its limit *and* significant at a family-wise error rate
+over the audit's comparisons (Bonferroni), so chance alone rarely blocks a fair model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -82,6 +85,23 @@ def _z(x1: F.Column, n1: F.Column, x2: F.Column, n2: F.Column) -> F.Column:
     se = F.sqrt(pooled * (one - pooled) * (F.try_divide(one, n1) + F.try_divide(one, n2)))
     z = F.try_divide(F.try_divide(x2, n2) - F.try_divide(x1, n1), se)
     return F.when(se > 0, z).otherwise(F.lit(0.0))
+
+
+def critical_z(alpha: float, comparisons: int) -> float:
+    """Two-sided Bonferroni critical |z| for ``comparisons`` tests at family-wise ``alpha``."""
+    if alpha >= 1.0 or comparisons <= 0:
+        return 0.0
+    return NormalDist().inv_cdf(1.0 - alpha / (2.0 * comparisons))
+
+
+def _comparisons(rates: DataFrame) -> int:
+    """How many tests the audit makes: selection and calibration per gated group, TPR per
+    TPR-gated group (one row per group: a tiny collect)."""
+    row = rates.agg(
+        F.sum(F.col("gated").cast("int")).alias("g"),
+        F.sum(F.col("tpr_gated").cast("int")).alias("t"),
+    ).first()
+    return 2 * int(row["g"] or 0) + int(row["t"] or 0)
 
 
 def audit(
@@ -157,7 +177,7 @@ def audit(
     )
     s = settings
     # A ratio is null when no gated group has a rate above zero: nothing to compare, no fail.
-    z = s.significance_z
+    z = critical_z(s.alpha, _comparisons(rates))
     fail_sel = F.coalesce(
         F.col("gated")
         & (F.col("selection_rate_ratio") < s.min_selection_rate_ratio)
@@ -179,28 +199,31 @@ def audit(
         F.when(
             fail_sel,
             F.format_string(
-                "selection_rate_ratio %.3f < %s (z=%.1f)",
+                "selection_rate_ratio %.3f < %s (z=%.1f, critical %.2f)",
                 F.col("selection_rate_ratio"),
                 F.lit(str(s.min_selection_rate_ratio)),
                 F.col("selection_z"),
+                F.lit(z),
             ),
         ),
         F.when(
             fail_tpr,
             F.format_string(
-                "tpr_ratio %.3f < %s (z=%.1f)",
+                "tpr_ratio %.3f < %s (z=%.1f, critical %.2f)",
                 F.col("tpr_ratio"),
                 F.lit(str(s.min_tpr_ratio)),
                 F.col("tpr_z"),
+                F.lit(z),
             ),
         ),
         F.when(
             fail_cal,
             F.format_string(
-                "calibration_gap %.3f exceeds %s (z=%.1f)",
+                "calibration_gap %.3f exceeds %s (z=%.1f, critical %.2f)",
                 F.col("calibration_gap"),
                 F.lit(str(s.max_calibration_gap)),
                 F.col("calibration_z"),
+                F.lit(z),
             ),
         ),
     )
