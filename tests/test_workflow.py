@@ -13,7 +13,7 @@ from telcoseg.config import from_dict
 from telcoseg.errors import ConfigError, TelcosegError
 from telcoseg.io import delta
 from telcoseg.workflow import databricks
-from telcoseg.workflow.runner import run_workflow
+from telcoseg.workflow.runner import WorkflowError, run_workflow
 from telcoseg.workflow.spec import JOBS, JobRef, load_workflow, task_argv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,14 +88,63 @@ def test_retries_then_skips_done_tasks_unless_forced(
     assert other[0].status == "succeeded"
 
 
-def test_failure_after_retries_stops_with_a_clear_error(
+def test_failure_after_retries_fails_the_workflow_with_a_clear_error(
     spark: SparkSession, tmp_path: Path, toy: None
 ) -> None:
     cfg = from_dict({"paths": {"root": str(tmp_path / "data")}})
     wf = load_workflow(workflow_file(tmp_path, fail_times=5, retries=1))
-    with pytest.raises(RuntimeError, match="transient failure 2"):
+    with pytest.raises(WorkflowError, match="make: transient failure 2"):
         run_workflow(spark, cfg, wf)
     assert status_rows(spark, cfg) == [("make", "failed", 2)]
+
+
+def test_a_failed_task_skips_its_dependents_but_not_the_independent_tasks(
+    spark: SparkSession, tmp_path: Path, toy: None
+) -> None:
+    def task(name: str, fail_times: int, depends_on: list[str]) -> dict:
+        return {
+            "name": name,
+            "job": "toy",
+            "params": {
+                "snapshot_date": "{snapshot_date}",
+                "fail_times": fail_times,
+                "counter": str(tmp_path / f"calls-{name}"),
+            },
+            "depends_on": depends_on,
+            "max_retries": 0,
+        }
+
+    spec = {
+        "name": "dag",
+        "snapshot_date": SNAP.isoformat(),
+        "tasks": [
+            task("broken", 9, []),
+            task("needs_broken", 0, ["broken"]),
+            task("independent", 0, []),
+            task("needs_needs_broken", 0, ["needs_broken", "independent"]),
+        ],
+    }
+    path = tmp_path / "dag.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    cfg = from_dict({"paths": {"root": str(tmp_path / "data")}})
+    with pytest.raises(WorkflowError) as caught:
+        run_workflow(spark, cfg, load_workflow(path))
+    assert "broken: transient failure 1" in str(caught.value)
+    assert "not run (upstream failed): needs_broken, needs_needs_broken" in str(caught.value)
+    assert [(r.task, r.status) for r in caught.value.results] == [
+        ("broken", "failed"),
+        ("needs_broken", "upstream_failed"),
+        ("independent", "succeeded"),
+        ("needs_needs_broken", "upstream_failed"),
+    ]
+    assert not (tmp_path / "calls-needs_broken").exists()  # never called
+    assert (tmp_path / "calls-independent").read_text() == "1"
+    assert [s for _, s, _ in status_rows(spark, cfg)] == [
+        "failed",
+        "upstream_failed",
+        "succeeded",
+        "upstream_failed",
+    ]
 
 
 def test_workflow_validation_names_the_problem(tmp_path: Path) -> None:

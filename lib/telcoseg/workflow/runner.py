@@ -33,7 +33,8 @@ STATUS_SCHEMA = T.StructType(
         T.StructField("job", T.StringType(), False),
         T.StructField("snapshot_date", T.DateType(), False),
         T.StructField("params_hash", T.StringType(), False),
-        T.StructField("status", T.StringType(), False),  # succeeded | failed | skipped
+        # succeeded | failed | skipped | upstream_failed
+        T.StructField("status", T.StringType(), False),
         T.StructField("attempts", T.IntegerType(), False),
         T.StructField("started_at", T.TimestampType(), False),
         T.StructField("duration_s", T.DoubleType(), False),
@@ -43,6 +44,14 @@ STATUS_SCHEMA = T.StructType(
 )
 # Failures that another attempt cannot fix.
 _PERMANENT = (ConfigError, SecretError, InputFileError)
+
+
+class WorkflowError(TelcosegError):
+    """One or more tasks failed; ``results`` has every task's outcome."""
+
+    def __init__(self, message: str, results: list[TaskResult]) -> None:
+        super().__init__(message)
+        self.results = results
 
 
 @dataclass
@@ -142,10 +151,14 @@ def run_workflow(
     force: bool = False,
     only: list[str] | None = None,
 ) -> list[TaskResult]:
-    """Run the tasks in order; stop at the first that fails after its retries."""
+    """Run the tasks in order. A task that fails after its retries does not stop the tasks
+    that do not depend on it (as a Databricks job run does): its dependents are recorded as
+    ``upstream_failed`` and not run, and the workflow fails at the end naming them all."""
     snapshot = snapshot_date or wf.snapshot_date
     run_id = uuid.uuid4().hex[:12]
     results: list[TaskResult] = []
+    not_ok: dict[str, str] = {}  # task -> why it did not succeed (failed or upstream_failed)
+    first_error: BaseException | None = None
     total = len(wf.tasks)
     for i, task in enumerate(wf.tasks, start=1):
         if only and task.name not in only:
@@ -153,6 +166,15 @@ def run_workflow(
         started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         t0 = time.perf_counter()
         phash = params_hash(task, snapshot)
+        blocked = [d for d in task.depends_on if d in not_ok]
+        if blocked:
+            why = f"not run: upstream task(s) {', '.join(blocked)} did not succeed"
+            res = TaskResult(task.name, "upstream_failed", 0, 0.0, error=why)
+            results.append(res)
+            not_ok[task.name] = why
+            _record(spark, cfg, [_row(run_id, wf, task, snapshot, phash, res, started)])
+            log.error("[%d/%d] %s %s", i, total, task.name, why)
+            continue
         if not force and _already_done(spark, cfg, wf, task, snapshot):
             log.info("[%d/%d] %s: skipped, done for %s", i, total, task.name, snapshot)
             res = TaskResult(task.name, "skipped", 0, 0.0)
@@ -167,13 +189,11 @@ def run_workflow(
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             res = TaskResult(task.name, "failed", task.max_retries + 1, seconds, error=msg)
             results.append(res)
+            not_ok[task.name] = msg
+            first_error = first_error or exc
             _record(spark, cfg, [_row(run_id, wf, task, snapshot, phash, res, started)])
             log.error("[%d/%d] %s failed after %.1fs: %s", i, total, task.name, seconds, msg)
-            if isinstance(exc, TelcosegError):
-                raise TelcosegError(
-                    f"workflow {wf.name} stopped at task {task.name}: {msg}"
-                ) from exc
-            raise
+            continue
         seconds = time.perf_counter() - t0
         metrics = out if isinstance(out, dict) else None
         res = TaskResult(task.name, "succeeded", attempts, seconds, metrics)
@@ -187,6 +207,13 @@ def run_workflow(
             seconds,
             json.dumps(metrics, default=str) if metrics else "",
         )
+    if first_error is not None:
+        failed = [r for r in results if r.status == "failed"]
+        skipped = [r.task for r in results if r.status == "upstream_failed"]
+        summary = "; ".join(f"{r.task}: {r.error}" for r in failed)
+        if skipped:
+            summary += f"; not run (upstream failed): {', '.join(skipped)}"
+        raise WorkflowError(f"workflow {wf.name} failed: {summary}", results) from first_error
     return results
 
 
