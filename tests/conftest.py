@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from pyspark.sql import SparkSession
 
+from reportworld import World, build_world
 from telcoseg.config import SparkSettings
 from telcoseg.session import build_local_session
 
@@ -51,3 +52,9 @@ def hmac_key(monkeypatch: pytest.MonkeyPatch) -> str:
     """A throwaway pseudonymization key in the environment, as a deployment would set it."""
     monkeypatch.setenv("TELCOSEG_HMAC_KEY", TEST_KEY)
     return TEST_KEY
+
+
+@pytest.fixture(scope="session")
+def report_world(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> World:
+    """A small synthetic lake with the report built on it (report and notebook tests)."""
+    return build_world(spark, tmp_path_factory.mktemp("report"))
