@@ -32,6 +32,11 @@ SECTIONS = (
 )
 
 
+@pytest.fixture()
+def world(report_world: World) -> World:
+    return report_world
+
+
 def test_job_publishes_tables_records_the_ledger_and_writes_the_report(
     world: World, spark: SparkSession
 ) -> None:
