@@ -49,7 +49,7 @@ def _record_flags(scoped_df: DataFrame) -> DataFrame:
         "correspondent_id",
         "ts",
         "record_id",
-        "day",
+        "day_bit",
         "is_out",
         "is_night",
         "call_duration",
@@ -100,7 +100,7 @@ def _record_flags(scoped_df: DataFrame) -> DataFrame:
         "iet",
         "starts",
         # ISO weekday bit: active days are the set bits of the week's OR.
-        F.expr("shiftleft(1, dayofweek(day))").alias("day_bit"),
+        "day_bit",
         F.when(answers, F.col("gap")).alias("delay"),
         responds.alias("responds"),
     )

@@ -20,6 +20,7 @@ from telcoseg.features.settings import Settings
 # every other empty position. Never a real cell id (those are non-empty).
 NO_ANTENNA = ""
 HALF_HOUR_S = 1800
+DAY_S = 86400
 
 
 def is_night(seconds_of_day: Column, settings: Settings) -> Column:
@@ -55,13 +56,17 @@ def filter_window(
 def build_records(
     cdr_df: DataFrame, cells_df: DataFrame, *, timezone: str, settings: Settings
 ) -> DataFrame:
-    """Silver CDR (already windowed) -> one row per bandicoot record.
+    """Silver CDR (already windowed) -> one narrow row per bandicoot record.
 
-    Columns: subscriber_id, record_id, dt (local), ts (local epoch seconds), day, week
-    (Monday of the ISO week: bandicoot groups by ``isocalendar()[0:2]``), sod (seconds of
-    day), interaction (call|text), is_out, correspondent_id, call_duration (null for
-    texts), pos (antenna or ``NO_ANTENNA``), pos_id (its number), lat/lon (null when the
-    antenna has no location), is_night, is_weekend.
+    Columns: subscriber_id, record_id, ts (local wall-clock epoch seconds), week (Monday
+    of the ISO week: bandicoot groups by ``isocalendar()[0:2]``), day_bit (``1 << ISO
+    weekday``), interaction (call|text), is_out, correspondent_id, call_duration (null for
+    texts), pos_id (the antenna's number, 0 for none), lat/lon (null when the antenna has
+    no location), is_night, is_weekend.
+
+    Every column is shuffled (and cached) once per record, so the row carries only what
+    the indicators read; calendar fields are integer arithmetic on ``ts`` rather than
+    calendar functions (the session time zone is UTC, so ``ts`` is wall-clock time).
     """
     interaction = (
         F.when(F.col("event_type") == "voice", F.lit("call"))
@@ -76,7 +81,6 @@ def build_records(
         & (F.col("counterparty_id") != "")
         & ((F.col("event_type") != "voice") | F.col("duration_s").isNotNull())
     )
-    local_dt = local_time(F.col("event_time"), timezone)
     has_antenna = F.col("cell_id").isNotNull() & (F.col("cell_id") != "")
     # Positions get numeric ids so that "the chunk's position" is a max_by on longs (a
     # hash aggregation): known cells their rank in the (small) cells table, the empty
@@ -92,7 +96,8 @@ def build_records(
     base = cdr_df.filter(is_loadable).select(
         "subscriber_id",
         "record_id",
-        local_dt.alias("dt"),
+        # Second resolution, as bandicoot parses "%Y-%m-%d %H:%M:%S".
+        F.unix_seconds(F.from_utc_timestamp("event_time", timezone)).alias("ts"),
         interaction.alias("interaction"),
         (F.col("direction") == "out").alias("is_out"),
         F.col("counterparty_id").alias("correspondent_id"),
@@ -100,9 +105,9 @@ def build_records(
         F.when(has_antenna, F.col("cell_id")).otherwise(F.lit(NO_ANTENNA)).alias("pos"),
     )
     with_cells = base.join(cells, on="pos", how="left")
-    ts = F.unix_timestamp("dt")  # wall-clock seconds: differences are bandicoot's timedeltas
-    sod = F.hour("dt") * 3600 + F.minute("dt") * 60 + F.second("dt")
-    iso_dow = (F.dayofweek("dt") + 5) % 7 + 1  # Spark: 1 = Sunday; ISO: 1 = Monday
+    sod = F.pmod(F.col("ts"), F.lit(DAY_S))
+    day_number = F.floor(F.col("ts") / DAY_S)  # days since 1970-01-01, a Thursday
+    iso_dow = F.pmod(day_number + 3, F.lit(7)) + 1  # ISO: 1 = Monday
     unknown = -F.lit(1) - F.pmod(F.xxhash64("pos"), F.lit(1 << 62))
     pos_id = (
         F.when(F.col("pos") == NO_ANTENNA, F.lit(0).cast("long"))
@@ -112,16 +117,13 @@ def build_records(
     return with_cells.select(
         "subscriber_id",
         "record_id",
-        "dt",
-        ts.alias("ts"),
-        F.to_date("dt").alias("day"),
-        F.to_date(F.date_trunc("week", "dt")).alias("week"),
-        sod.alias("sod"),
+        "ts",
+        F.date_from_unix_date((day_number - iso_dow + 1).cast("int")).alias("week"),
+        F.pow(F.lit(2), iso_dow).cast("int").alias("day_bit"),  # exact for 2..128
         "interaction",
         "is_out",
         "correspondent_id",
         "call_duration",
-        "pos",
         pos_id.alias("pos_id"),
         "lat",
         "lon",

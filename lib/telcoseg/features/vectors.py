@@ -61,16 +61,21 @@ def indicators_from_records(records_df: DataFrame, settings: Settings) -> DataFr
     """``subscriber_id`` + one ``bc_*`` column per ``bandicoot.utils.all`` key, in
     bandicoot's order, for every subscriber with at least one record.
 
-    Two chains read the records (individual and spatial per-week values); their union
-    (still partitioned by subscriber) is flattened in one aggregation per subscriber.
+    Two chains read the records (individual and spatial per-week values); each is
+    flattened over weeks on its own and the two per-subscriber rows are joined. Both
+    sides stay hash-partitioned by subscriber_id, so the join shuffles nothing. (A union
+    of the per-week rows would make every row evaluate every family's aggregates.)
+
     Each chain prunes the record columns it needs, so their exchanges differ and are not
-    reused: unless ``records_df`` is persisted, the scan and the shuffle run twice.
+    reused: pass a persisted ``records_df`` (see :func:`persisted`) or the scan and the
+    shuffle run twice.
     """
     scoped = explode_time_scopes(records_df, settings)
-    weekly = weekly_individual(scoped, settings).unionByName(
-        weekly_spatial(scoped, settings), allowMissingColumns=True
+    individual = flatten_weekly(weekly_individual(scoped, settings), settings)
+    spatial = flatten_weekly(weekly_spatial(scoped, settings), settings)
+    return individual.join(spatial, on="subscriber_id", how="left").select(
+        "subscriber_id", *bandicoot_columns(settings)
     )
-    return flatten_weekly(weekly, settings).select("subscriber_id", *bandicoot_columns(settings))
 
 
 def bandicoot_features(
