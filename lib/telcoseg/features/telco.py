@@ -33,37 +33,58 @@ def category_column(category: str) -> str:
 
 def cdr_indicators(window_df: DataFrame, *, timezone: str, settings: Settings) -> DataFrame:
     """Per subscriber: data volume/sessions, night data share, roaming, spend, call mix,
-    and the device most used in the window."""
+    the number of devices and the device most used in the window.
+
+    One scan, three hash aggregations: per (subscriber, device, TAC), per (subscriber,
+    TAC) and per subscriber. Each level adds up the sums of the one before, so distinct
+    devices are a count of rows instead of a ``collect_set`` per subscriber, and the most
+    used TAC needs no second scan. Shares are kept as sum and count, since averages do not
+    add up. An ``imei_id`` has one TAC (both come from the same IMEI at ingestion).
+    """
     is_data = F.col("event_type") == "data"
     is_voice = F.col("event_type") == "voice"
     local = local_time(F.col("event_time"), timezone)
     sod = F.hour(local) * 3600 + F.minute(local) * 60 + F.second(local)
     data_bytes = F.coalesce(F.col("bytes_up"), F.lit(0)) + F.coalesce(F.col("bytes_down"), F.lit(0))
     night_bytes = F.when(is_data & is_night(sod, settings), data_bytes).otherwise(0)
-    per_sub = window_df.groupBy("subscriber_id").agg(
+    voice_flag = {
+        "intl": F.col("is_international").cast("double"),
+        "offnet": (~F.col("is_on_net")).cast("double"),
+    }
+    per_device = window_df.groupBy("subscriber_id", "tac", "imei_id").agg(
+        F.count(F.lit(1)).alias("n"),
+        F.max("event_time").alias("last_seen"),
         F.count(F.when(is_data, 1)).alias("data_sessions"),
         F.sum(F.when(is_data, F.col("bytes_up")).otherwise(0)).alias("data_bytes_up"),
         F.sum(F.when(is_data, F.col("bytes_down")).otherwise(0)).alias("data_bytes_down"),
         F.sum(night_bytes).alias("night_bytes"),
         F.count(F.when(is_voice, 1)).alias("voice_records"),
         F.count(F.when(F.col("event_type") == "sms", 1)).alias("sms_records"),
-        F.avg(F.col("roaming").cast("double")).alias("roaming_share"),
+        F.sum(F.col("roaming").cast("double")).alias("roaming_sum"),
+        F.count("roaming").alias("roaming_n"),
         F.sum("charge").alias("spend"),
-        F.avg(F.when(is_voice, F.col("is_international").cast("double"))).alias("intl"),
-        F.avg(F.when(is_voice, (~F.col("is_on_net")).cast("double"))).alias("offnet"),
-        F.size(F.collect_set("imei_id")).alias("devices"),
+        *[
+            agg(F.when(is_voice, flag)).alias(f"{name}_{suffix}")
+            for name, flag in voice_flag.items()
+            for agg, suffix in ((F.sum, "sum"), (F.count, "n"))
+        ],
+    )
+    additive = [c for c in per_device.columns if c not in ("subscriber_id", "tac", "imei_id")]
+    additive = [c for c in additive if c != "last_seen"]
+    per_tac = per_device.groupBy("subscriber_id", "tac").agg(
+        *[F.sum(c).alias(c) for c in additive],
+        F.max("last_seen").alias("last_seen"),
+        F.count("imei_id").alias("devices"),
     )
     # Most used TAC in the window; ties go to the most recent.
-    tac_counts = (
-        window_df.filter(F.col("tac").isNotNull())
-        .groupBy("subscriber_id", "tac")
-        .agg(F.count(F.lit(1)).alias("n"), F.max("event_time").alias("last_seen"))
-    )
-    top_tac = tac_counts.groupBy("subscriber_id").agg(
-        F.max(F.struct("n", "last_seen", "tac"))["tac"].alias("cdr_tac")
+    top_tac = F.max(F.when(F.col("tac").isNotNull(), F.struct("n", "last_seen", "tac")))["tac"]
+    per_sub = per_tac.groupBy("subscriber_id").agg(
+        *[F.sum(c).alias(c) for c in additive if c != "n"],
+        F.sum("devices").alias("devices"),
+        top_tac.alias("cdr_tac"),
     )
     total_data = F.col("data_bytes_up") + F.col("data_bytes_down")
-    return per_sub.join(top_tac, on="subscriber_id", how="left").select(
+    return per_sub.select(
         "subscriber_id",
         F.col("data_sessions").alias("tc_data_sessions"),
         F.col("data_bytes_up").alias("tc_data_bytes_up"),
@@ -71,10 +92,10 @@ def cdr_indicators(window_df: DataFrame, *, timezone: str, settings: Settings) -
         _share(F.col("night_bytes"), total_data).alias("tc_data_night_share"),
         F.col("voice_records").alias("tc_voice_records"),
         F.col("sms_records").alias("tc_sms_records"),
-        F.col("roaming_share").alias("tc_roaming_share"),
+        _share(F.col("roaming_sum"), F.col("roaming_n")).alias("tc_roaming_share"),
         F.coalesce(F.col("spend").cast("double"), F.lit(0.0)).alias("tc_spend"),
-        F.col("intl").alias("tc_international_call_share"),
-        F.col("offnet").alias("tc_offnet_call_share"),
+        _share(F.col("intl_sum"), F.col("intl_n")).alias("tc_international_call_share"),
+        _share(F.col("offnet_sum"), F.col("offnet_n")).alias("tc_offnet_call_share"),
         F.col("devices").alias("tc_devices"),
         "cdr_tac",
     )
