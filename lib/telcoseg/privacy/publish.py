@@ -68,7 +68,12 @@ def latest_model_rows(df: DataFrame) -> DataFrame:
     newest = F.max("model_version").over(
         w.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     )
-    return df.where(F.col("model_version") == newest)
+    # A window cannot sit in a WHERE clause: materialize it as a column first.
+    return (
+        df.withColumn("_newest_version", newest)
+        .where(F.col("model_version") == F.col("_newest_version"))
+        .drop("_newest_version")
+    )
 
 
 def previous_snapshot(df: DataFrame, snapshot: dt.date) -> dt.date | None:
