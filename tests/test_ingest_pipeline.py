@@ -91,7 +91,8 @@ DAY1: list[tuple[dict[str, str], str | None]] = [
     (cdr("p2", counterparty="??"), "unparseable_phone"),
     (cdr("p3", msisdn="12345"), "unparseable_phone"),  # an own line is never a short code
 ]  # fmt: skip
-DUP_IN_FILE = DAY1[0][0]  # g1 again, same file
+# g1 again lower in the same file, with another duration: the upper row is seen first
+DUP_IN_FILE = DAY1[0][0] | {"duration_s": "61"}
 DAY2_HEADER = list(reversed(CDR_HEADER))  # other column order: its own Spark read
 DAY2 = [DAY1[2][0], cdr("g6", msisdn=OWN2, counterparty=OWN1)]  # g3 again: across files
 
@@ -283,7 +284,8 @@ def test_silver_cdr_is_typed_normalized_and_pseudonymized(
     assert (g1["counterparty_carrier"], g1["counterparty_number_type"]) == ("EE", "mobile")
     assert (g1["is_on_net"], g1["is_international"], g1["roaming"]) == (False, False, True)
     assert (g1["tac"], g1["imei_id"]) == ("49015420", pseudonym(key, "490154203237518"))
-    assert g1["charge"] == Decimal("0.1000") and g1["duration_s"] == 60
+    assert g1["charge"] == Decimal("0.1000")
+    assert g1["duration_s"] == 60  # a repeat in the same file: the upper row was seen first
     assert (g2["event_type"], g2["direction"], g2["counterparty_id"]) == (
         "sms",
         "in",
@@ -312,11 +314,8 @@ def test_other_silver_tables_collapse_repeats_by_their_keys(
         "GB",
     )
     cells = table(spark, cfg, "silver", "cells").collect()
-    # One row per cell_id survives. Which of two rows of the *same file* wins is not yet
-    # the later one: ties within a file are broken by a hash that includes the run id, so
-    # the winner varies between runs (known gap; needs a row ordinal in bronze).
-    assert [r["cell_id"] for r in cells] == ["c1"]
-    assert (cells[0]["site_id"], cells[0]["latitude"]) in {("s1", 51.5), ("s9", 51.6)}
+    # c1 twice in one file: the latest row is the lower one (s9), in every run
+    assert [(r["cell_id"], r["site_id"], r["latitude"]) for r in cells] == [("c1", "s9", 51.6)]
     apps = table(spark, cfg, "silver", "app_usage").collect()
     assert [(r["app"], r["category"], r["sessions"]) for r in apps] == [("YouTube", "video", 3)]
     outcomes = sorted(r["outcome"] for r in table(spark, cfg, "silver", "outcomes").collect())

@@ -14,7 +14,9 @@ from pyspark.sql import functions as F
 
 from telcoseg.config import from_dict
 from telcoseg.errors import ConfigError, SecretError
+from telcoseg.ingest import landing
 from telcoseg.ingest import rules as R
+from telcoseg.ingest.contract import SOURCES
 from telcoseg.ingest.hmac_key import (
     KeySource,
     ensure_demo_key_file,
@@ -38,8 +40,13 @@ def test_timestamp_forms_become_utc_instants_and_local_dates(spark: SparkSession
         ("2026-03-02T14:05:09-0230", dt.datetime(2026, 3, 2, 16, 35, 9)),
         ("2026-03-02 14:05:09.250Z", dt.datetime(2026, 3, 2, 14, 5, 9, 250000)),
         ("2026-03-02T00:30:00", dt.datetime(2026, 3, 1, 23, 30)),  # local date stays 03-02
+        ("2026-03-02t14:05:09.123456789z", dt.datetime(2026, 3, 2, 14, 5, 9, 123456)),
+        ("2026-03-02T14:05:09+01", dt.datetime(2026, 3, 2, 13, 5, 9)),
+        ("2026-03-02T14:05:09+18:00", dt.datetime(2026, 3, 1, 20, 5, 9)),
+        ("2026-03-02T14:05:09+19:00", None),  # beyond java.time's offsets
         ("2026-02-30T10:00:00", None),
         ("2026-03-02T25:00:00Z", None),
+        ("2026-03-02T14:05", None),  # Spark's cast would read it; the contract does not
         ("yesterday", None),
         ("2026-03-02", None),
         (None, None),
@@ -49,6 +56,40 @@ def test_timestamp_forms_become_utc_instants_and_local_dates(spark: SparkSession
     got = df.select(instant.alias("i"), R.local_date(instant, tz).alias("d")).collect()
     assert [r["i"] for r in got] == [want for _, want in texts]
     assert got[5]["d"] == dt.date(2026, 3, 2)
+    # In a UTC deployment a value without an offset is a UTC wall time.
+    utc = df.select(R.parse_instant(F.col("t"), "UTC").alias("i")).collect()
+    assert [r["i"] for r in utc[:3]] == [dt.datetime(2026, 3, 2, 14, 5, 9)] + [
+        want for _, want in texts[1:3]
+    ]
+
+
+def test_row_positions_keep_file_order_when_spark_splits_a_csv(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """Ordered by (file_split, file_row), each file's rows come back in file order, also
+    when small splits make Spark read one file in several tasks."""
+    folder = tmp_path / "cells"
+    folder.mkdir()
+    for name, n in (("a.csv", 3000), ("b.csv", 700)):
+        lines = ["cell_id,latitude,longitude"] + [f"{name}-{i},1.0,2.0" for i in range(n)]
+        (folder / name).write_text("\n".join(lines) + "\n")
+    files = landing.discover(str(tmp_path), "cells")
+    source = SOURCES["cells"]
+    (group,) = landing.plan_reads(files, source, Settings().mapping("cells"))
+    keys = ("spark.sql.files.maxPartitionBytes", "spark.sql.files.openCostInBytes")
+    before = {k: spark.conf.get(k) for k in keys}
+    spark.conf.set(keys[0], "8192")
+    spark.conf.set(keys[1], "0")
+    try:
+        rows = landing.read_group(spark, group, str(tmp_path)).collect()
+    finally:
+        for k, v in before.items():
+            spark.conf.set(k, v)
+    assert len({(r["source_file"], r["file_split"]) for r in rows}) > 4  # really split
+    for name, n in (("a.csv", 3000), ("b.csv", 700)):
+        mine = [r for r in rows if r["source_file"] == f"cells/{name}"]
+        mine.sort(key=lambda r: (r["file_split"], r["file_row"]))
+        assert [r["cell_id"] for r in mine] == [f"{name}-{i}" for i in range(n)]
 
 
 def test_text_parsers_return_null_instead_of_failing(spark: SparkSession) -> None:

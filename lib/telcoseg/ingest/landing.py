@@ -184,7 +184,8 @@ def match_columns(
 
 
 def read_group(spark: SparkSession, group: ReadGroup, landing: str) -> DataFrame:
-    """The group's rows as canonical string columns plus ``source_file`` (relative path)."""
+    """The group's rows as canonical string columns plus ``source_file`` (relative path)
+    and the row's position in it (:func:`file_position`)."""
     paths = [spark_uri(f.uri) for f in group.files]
     if group.fmt == "csv":
         schema = T.StructType([T.StructField(h, T.StringType()) for h in group.header])
@@ -207,7 +208,27 @@ def read_group(spark: SparkSession, group: ReadGroup, landing: str) -> DataFrame
         else F.lit(None).cast("string").alias(c)
         for c in group.source.columns
     ]
-    return raw.select(*cols, relative_source_file(landing).alias("source_file"))
+    return raw.select(
+        *cols,
+        relative_source_file(landing).alias("source_file"),
+        *file_position(group.fmt),
+    )
+
+
+def file_position(fmt: str) -> list[Column]:
+    """``file_split``, ``file_row``: ordered by both, the rows of one file come in the
+    order the file holds them (the contract's "latest row" within a file).
+
+    Parquet has an exact row index. A CSV read has none: Spark may split a large file
+    into byte ranges (``file_split`` is where the row's range starts), and inside one
+    range ``monotonically_increasing_id`` counts up in file order. The values are not
+    consecutive and not stable across reads, which is why bronze stores them once.
+    """
+    if fmt == "parquet":
+        split, row = F.lit(0).cast("long"), F.col("_metadata.row_index")
+    else:
+        split, row = F.col("_metadata.file_block_start"), F.monotonically_increasing_id()
+    return [split.alias("file_split"), row.alias("file_row")]
 
 
 def _col(name: str) -> Column:
@@ -268,6 +289,7 @@ __all__ = [
     "LandingFile",
     "ReadGroup",
     "discover",
+    "file_position",
     "find_unreadable",
     "match_columns",
     "plan_reads",

@@ -32,11 +32,11 @@ from telcoseg.ingest import rules as R
 from telcoseg.ingest import silver as S
 from telcoseg.ingest.contract import SOURCES
 from telcoseg.ingest.hmac_key import check_workers, fingerprint, key_source, load_key
-from telcoseg.ingest.phones import IMEI, NumberPlan, lookup_imeis, lookup_numbers, normalized_imei
+from telcoseg.ingest.phones import NumberPlan, lookup_imeis, lookup_numbers
 from telcoseg.ingest.settings import Settings
 from telcoseg.io import delta
 from telcoseg.io.delta import PendingWrite
-from telcoseg.logs import stage
+from telcoseg.logs import Stage, stage
 from telcoseg.schemas import SILVER
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,8 @@ class _Run:
         self.staged: list[PendingWrite] = []
         self.log_rows: list[_LogEntry] = []
         self.persisted: list[DataFrame] = []
+        # CDR record_ids seen more than once in the batch (None: too many to broadcast).
+        self.repeated: DataFrame | None = None
 
     # ------------------------------------------------------------------ driver
 
@@ -199,7 +201,7 @@ class _Run:
     ) -> None:
         landing_root = self.cfg.paths.landing
         plans: dict[str, list[landing.ReadGroup]] = {}
-        with stage(log, "bronze.check") as st:
+        with self._stage("bronze.check") as st:
             for name, source in SOURCES.items():
                 files = [
                     f for f in landing.discover(landing_root, name) if f.key not in known["bronze"]
@@ -210,11 +212,12 @@ class _Run:
         read_time = F.lit(self.started).cast("timestamp")
         staged: dict[str, PendingWrite] = {}
         for name, groups in plans.items():
-            with stage(log, f"bronze.{name}") as st:
+            with self._stage(f"bronze.{name}") as st:
                 frames = [landing.read_group(self.spark, g, landing_root) for g in groups]
                 df = reduce(DataFrame.unionByName, frames).select(
                     *SOURCES[name].columns,
                     "source_file",
+                    *tables.POSITION,
                     read_time.alias("read_time"),
                     F.lit(self.run_id).alias("ingest_run_id"),
                 )
@@ -288,6 +291,13 @@ class _Run:
         return None
 
     @contextmanager
+    def _stage(self, name: str) -> Iterator[Stage]:
+        """:func:`telcoseg.logs.stage`, also keeping the seconds in the report."""
+        with stage(log, name) as st:
+            yield st
+        self.report.seconds[name] = round(st.seconds, 3)
+
+    @contextmanager
     def _quiet_spark(self) -> Iterator[None]:
         """Spark logs a stack trace per failed task; the run reports the cause itself."""
         sc = self.spark.sparkContext
@@ -332,9 +342,9 @@ class _Run:
             cleaned[name] = S.with_file_order(S.with_clean_text(df, name), order)
         numbers, imeis = self._lookups(cleaned)
         quarantine_parts: list[DataFrame] = []
-        observed: dict[str, tuple[Observation, Observation]] = {}
+        observed: dict[str, tuple[list[Observation], Observation]] = {}
         for name, df in cleaned.items():
-            with stage(log, f"silver.{name}") as st:
+            with self._stage(f"silver.{name}") as st:
                 validated = self._validate(name, df, numbers, imeis, tz)
                 quarantine_parts.append(
                     validated.where(F.col("reason").isNotNull()).select(
@@ -343,17 +353,24 @@ class _Run:
                         F.lit(self.run_id).alias("ingest_run_id"),
                         "reason",
                         "field",
-                        "raw",
+                        S.raw_json(F.col("raw")).alias("raw"),
                     )
                 )
-                obs_valid, obs_out = Observation(_obs_name()), Observation(_obs_name())
+                obs_out = Observation(_obs_name())
                 valid = (
                     validated.where(F.col("reason").isNull())
                     .drop("reason", "field", "raw")
                     .withColumn("ingest_run_id", F.lit(self.run_id))
-                    .observe(obs_valid, F.count(F.lit(1)).alias("n"))
                 )
-                out, mode = self._collapse(name, valid, df)
+                firsts = None
+                if name == "cdr" and self.repeated is not None:
+                    # Validate the (few) rows of repeated record_ids on their own first.
+                    few = df.join(self.repeated, "record_id", "left_semi")
+                    few_valid = self._validate(name, few, numbers, imeis, tz)
+                    firsts = S.first_arrivals(
+                        few_valid.where(F.col("reason").isNull()), S.KEYS[name].columns
+                    )
+                out, mode, obs_valid = self._collapse(name, valid, df, firsts)
                 out = out.observe(
                     obs_out,
                     F.count_if(F.col("ingest_run_id") == self.run_id).alias("n"),
@@ -370,10 +387,11 @@ class _Run:
                 )
                 observed[name] = (obs_valid, obs_out)
                 st.count(accepted=obs_out.get["n"])
-        quarantine = self._stage_quarantine(quarantine_parts, list(cleaned))
+        with self._stage("silver.quarantine"):
+            quarantine = self._stage_quarantine(quarantine_parts, list(cleaned))
         for name, inp in todo.items():
             read = sum(e.rows for e in inp.files)
-            valid_n = int(observed[name][0].get["n"])
+            valid_n = sum(int(o.get["n"]) for o in observed[name][0])
             accepted = int(observed[name][1].get["n"])
             counts = SourceCounts(
                 name,
@@ -405,19 +423,27 @@ class _Run:
             )
 
     def _lookups(self, cleaned: Mapping[str, DataFrame]) -> tuple[DataFrame, DataFrame]:
-        """Parse every distinct raw number (and hash every distinct IMEI) once."""
+        """Parse every distinct raw number (and hash every distinct IMEI) once.
+
+        Also finds the CDR record_ids that occur more than once in the batch (in
+        ``self.repeated``): only their rows need the sort that picks a winner.
+        """
         plan = NumberPlan(
             self.settings.default_region, self.settings.own_prefixes, self.settings.own_carriers
         )
         source = key_source(self.settings)
-        raw = [
-            cleaned[name].select(F.col(c).alias("raw"))
-            for name in cleaned
-            for c in SOURCES[name].phone_columns
-        ]
-        with stage(log, "silver.phone_numbers") as st:
+        with self._stage("silver.distinct_values") as st:
+            facts = S.batch_facts(cleaned).persist(StorageLevel.MEMORY_AND_DISK)
+            self.persisted.append(facts)
+            by_kind = {r["kind"]: int(r["count"]) for r in facts.groupBy("kind").count().collect()}
+            st.count(**by_kind)
+        # Past this many repeated keys (a whole file sent twice, say) a window over all
+        # rows is the safer plan than broadcasting them.
+        if by_kind.get(S.CDR_KEY, 0) <= self.settings.broadcast_numbers:
+            self.repeated = F.broadcast(S.repeated_keys(facts))
+        with self._stage("silver.phone_numbers") as st:
             t0 = time.perf_counter()
-            distinct = reduce(DataFrame.unionByName, raw).where(F.col("raw").isNotNull()).distinct()
+            distinct = facts.where(F.col("kind") == S.NUMBER).select(F.col("value").alias("raw"))
             numbers = lookup_numbers(distinct, plan, source).persist(StorageLevel.MEMORY_AND_DISK)
             self.persisted.append(numbers)
             n = numbers.count()
@@ -427,15 +453,7 @@ class _Run:
             st.count(distinct_numbers=n, us_per_number=round(seconds / max(n, 1) * 1e6, 1))
         if n <= self.settings.broadcast_numbers:
             numbers = F.broadcast(numbers)
-        if "cdr" in cleaned:
-            imei_raw = (
-                cleaned["cdr"]
-                .select(normalized_imei("imei").alias("raw"))
-                .where(F.col("raw").rlike(IMEI.pattern))
-                .distinct()
-            )
-        else:
-            imei_raw = self.spark.createDataFrame([], "raw string")
+        imei_raw = facts.where(F.col("kind") == S.IMEI_KIND).select(F.col("value").alias("raw"))
         # Computed (once) by the first write that needs it.
         imeis = lookup_imeis(imei_raw, source).persist(StorageLevel.MEMORY_AND_DISK)
         self.persisted.append(imeis)
@@ -456,16 +474,24 @@ class _Run:
         }[name]
         return validator(df, numbers)
 
-    def _collapse(self, name: str, valid: DataFrame, cleaned: DataFrame) -> tuple[DataFrame, str]:
-        """Repeats collapsed per the source's key; returns the rows to write and the mode."""
+    def _collapse(
+        self, name: str, valid: DataFrame, cleaned: DataFrame, firsts: DataFrame | None = None
+    ) -> tuple[DataFrame, str, list[Observation]]:
+        """Repeats collapsed per the source's key: the rows to write, the write mode, and
+        observations whose ``n`` add up to the valid rows of the batch.
+
+        ``firsts``: the first arrival of each key that occurs more than once in the batch
+        (:func:`silver.first_arrivals`); without it every row is ranked by a window.
+        """
         keys = S.KEYS[name]
         path = tables.silver_path(self.cfg, name)
         exists = delta.table_exists(path)
         schema = SILVER[name]
+        valid, seen = _observed(valid)
         if keys.latest_wins:
             existing = delta.read_table(self.spark, path) if exists else None
             out = S.filter_latest(valid, existing, keys)
-            return out.select(*schema.names), "overwrite"
+            return out.select(*schema.names), "overwrite", [seen]
         existing = None
         if exists and keys.partition_by:
             touched = self._touched_partitions(name, cleaned)
@@ -475,8 +501,12 @@ class _Run:
                 )
         elif exists:
             existing = delta.read_table(self.spark, path)
-        out = S.filter_new_keys(S.filter_first_seen(valid, keys.columns), existing, keys.columns)
-        return out.select(*schema.names), "append"
+        if firsts is not None:
+            first = S.filter_first_arrivals(valid, firsts, keys.columns)
+        else:
+            first = S.filter_first_seen(valid, keys.columns)
+        out = S.filter_new_keys(first, existing, keys.columns)
+        return out.select(*schema.names), "append", [seen]
 
     def _touched_partitions(self, name: str, cleaned: DataFrame) -> list[str]:
         """Partition values the batch may write (from the timestamp column alone: cheap)."""
@@ -542,7 +572,7 @@ class _Run:
 
     def _commit(self) -> None:
         """Commit in staging order (the ingest log was staged last, so it lands last)."""
-        with stage(log, "commit") as st:
+        with self._stage("commit") as st:
             for pending in self.staged:
                 if pending.rows == 0 and delta.table_exists(pending.path):
                     pending.discard()  # an empty append would only add a version
@@ -570,6 +600,12 @@ def _entry_values(e: _LogEntry) -> tuple[Any, ...]:
         e.rows,
         e.bronze_run_id,
     )
+
+
+def _observed(df: DataFrame) -> tuple[DataFrame, Observation]:
+    """``df`` counting its rows into a new observation (``n``) as a write consumes it."""
+    obs = Observation(_obs_name())
+    return df.observe(obs, F.count(F.lit(1)).alias("n")), obs
 
 
 def _obs_name() -> str:

@@ -25,6 +25,8 @@ _TIMESTAMP = (
     r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?)"
     r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?$"
 )
+# The offset part of _TIMESTAMP alone (the seconds before it end in digits, never +/-).
+_OFFSET_AT_END = r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$"
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
 
@@ -57,24 +59,18 @@ def parse_date(text: Column) -> Column:
 
 
 def parse_instant(text: Column, timezone: str) -> Column:
-    """ISO-8601 text -> UTC instant; without an offset the wall time is in ``timezone``."""
-    date = F.regexp_extract(text, _TIMESTAMP, 1)
-    clock = F.regexp_extract(text, _TIMESTAMP, 2)
-    offset = F.upper(F.regexp_extract(text, _TIMESTAMP, 4))
-    # The session is UTC, so this is the wall time read as if it were UTC.
-    wall = F.try_to_timestamp(F.concat(date, F.lit(" "), clock))
-    digits = F.regexp_replace(offset, r"[+\-:]", "")
-    minutes = F.substring(digits, 1, 2).try_cast("int") * 60 + F.coalesce(
-        F.when(F.length(digits) == 4, F.substring(digits, 3, 2).try_cast("int")), F.lit(0)
-    )
-    signed = F.when(F.substring(offset, 1, 1) == "-", -minutes).otherwise(minutes)
-    shifted = F.timestamp_micros(F.unix_micros(wall) - signed.cast("long") * 60_000_000)
-    instant = (
-        F.when(offset == "", F.to_utc_timestamp(wall, timezone))
-        .when(offset == "Z", wall)
-        .when(minutes <= 18 * 60, shifted)  # java.time's range of offsets
-    )
-    return F.when(text.rlike(_TIMESTAMP), instant)
+    """ISO-8601 text -> UTC instant; without an offset the wall time is in ``timezone``.
+
+    The contract's regex decides what is a timestamp; Spark's own cast (one pass, no
+    regex captures) then reads it: it knows every offset form of the regex (Z, +01:00,
+    +0100, +01) and java.time's +-18:00 range, and it reads a value without an offset in
+    the session time zone, which telcoseg requires to be UTC.
+    """
+    cast = F.upper(text).try_cast("timestamp")
+    if timezone.upper() not in ("UTC", "Z", "ETC/UTC", "GMT"):
+        has_offset = text.rlike(_OFFSET_AT_END)
+        cast = F.when(has_offset, cast).otherwise(F.to_utc_timestamp(cast, timezone))
+    return F.when(text.rlike(_TIMESTAMP), cast)
 
 
 def local_date(instant: Column, timezone: str) -> Column:

@@ -2,29 +2,34 @@
 
 Each ``validate_<source>`` is a ``DataFrame -> DataFrame`` step: it takes the cleaned
 bronze rows joined with the phone lookup and returns the silver columns plus ``reason`` /
-``field`` (null when the row is valid), ``raw`` (JSON of the row as read), ``source_file``
-and ``file_order``. Built-in functions only; the phone attributes come from
-:mod:`telcoseg.ingest.phones` through joins.
+``field`` (null when the row is valid), ``raw`` (the row as read), ``source_file``,
+``file_order`` and the row's place in its file. Built-in functions only; the phone
+attributes come from :mod:`telcoseg.ingest.phones` through joins.
 
 Natural keys and how repeats collapse (a collapsed row counts as a duplicate):
 
 ========== ============================== =================================================
 source     key                            winner
 ========== ============================== =================================================
-cdr        record_id                      first seen (file order); existing silver wins
+cdr        record_id                      first seen; existing silver wins
 app_usage  subscriber_id, usage_date, app first seen; existing silver wins
 outcomes   subscriber_id, event_date,     first seen; existing silver wins
            outcome
-campaigns  campaign_id, subscriber_id     latest file (a later export carries conversion)
-subscribers subscriber_id                 latest as_of_date, then latest file
-cells      cell_id                        latest file
+campaigns  campaign_id, subscriber_id     latest arrival (a later export carries conversion)
+subscribers subscriber_id                 latest as_of_date, then latest arrival
+cells      cell_id                        latest arrival
 ========== ============================== =================================================
+
+Arrival is total: the file's rank (bronze run, modification time, path), then the row's
+place in its file (bronze's ``file_split``/``file_row``). "First seen" of two rows in
+one file is the upper one, "latest" the lower one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -32,9 +37,11 @@ from pyspark.sql import functions as F
 from telcoseg.ingest import rules as R
 from telcoseg.ingest.contract import SOURCES
 from telcoseg.ingest.phones import IMEI, normalized_imei
+from telcoseg.ingest.tables import POSITION
 from telcoseg.schemas import NUMBER_ATTRS, SILVER
 
 ATTR_NAMES = [f.name for f in NUMBER_ATTRS]
+Parsed = dict[str, Column]
 EVENT_TYPES = ("voice", "sms", "data")
 DIRECTIONS = ("in", "out")
 PLAN_TYPES = ("prepaid", "postpaid")
@@ -66,15 +73,22 @@ KEYS: dict[str, Keys] = {
 
 
 def with_clean_text(df: DataFrame, source: str) -> DataFrame:
-    """Trim every contract column (empty -> null) and keep the row as read in ``raw``."""
+    """Trim every contract column (empty -> null) and keep the row as read in ``raw``.
+
+    ``raw`` is a struct of the bronze strings: :func:`raw_json` turns it into text for the
+    quarantined rows only (JSON for every row was a third of validation's cost).
+    """
     columns = SOURCES[source].columns
-    raw = F.to_json(F.struct(*[F.col(c) for c in columns]), {"ignoreNullFields": "false"})
     return df.select(
         *[R.cleaned(c).alias(c) for c in columns],
-        raw.alias("raw"),
-        "source_file",
-        "ingest_run_id",
+        F.struct(*[F.col(c) for c in columns]).alias("raw"),
+        *[c for c in ("source_file", "ingest_run_id", *POSITION) if c in df.columns],
     )
+
+
+def raw_json(raw: Column) -> Column:
+    """The row as read (the ``raw`` struct of :func:`with_clean_text`) as JSON, nulls kept."""
+    return F.to_json(raw, {"ignoreNullFields": "false"})
 
 
 def with_file_order(df: DataFrame, order: Mapping[str, int]) -> DataFrame:
@@ -85,6 +99,39 @@ def with_file_order(df: DataFrame, order: Mapping[str, int]) -> DataFrame:
     return df.withColumn("file_order", F.coalesce(ranks[key], F.lit(0)).cast("int"))
 
 
+NUMBER, IMEI_KIND, CDR_KEY = "number", "imei", "cdr_key"
+
+
+def batch_facts(cleaned: Mapping[str, DataFrame]) -> DataFrame:
+    """(kind, value, n) over a batch in one pass: each distinct raw phone number
+    (``number``), each distinct well-formed IMEI (``imei``), and each CDR ``record_id``
+    that occurs more than once (``cdr_key``; n = its rows). All small next to the rows."""
+
+    def fact(kind: str, value: Column) -> Column:
+        return F.struct(F.lit(kind).alias("kind"), value.alias("value"))
+
+    parts = []
+    for name, df in cleaned.items():
+        values = [fact(NUMBER, F.col(c)) for c in SOURCES[name].phone_columns]
+        if name == "cdr":
+            imei = normalized_imei("imei")
+            values.append(fact(IMEI_KIND, F.when(imei.rlike(IMEI.pattern), imei)))
+            values.append(fact(CDR_KEY, F.col("record_id")))
+        if values:
+            parts.append(df.select(F.inline(F.array(*values))))
+    if not parts:
+        spark = next(iter(cleaned.values())).sparkSession
+        return spark.createDataFrame([], "kind string, value string, n long")
+    union = reduce(DataFrame.unionByName, parts).where(F.col("value").isNotNull())
+    facts = union.groupBy("kind", "value").agg(F.count(F.lit(1)).alias("n"))
+    return facts.where((F.col("kind") != CDR_KEY) | (F.col("n") > 1))
+
+
+def repeated_keys(facts: DataFrame) -> DataFrame:
+    """The CDR record_ids of :func:`batch_facts` that occur more than once."""
+    return facts.where(F.col("kind") == CDR_KEY).select(F.col("value").alias("record_id"))
+
+
 def with_number(df: DataFrame, lookup: DataFrame, column: str, prefix: str) -> DataFrame:
     """Left-join the phone lookup on the raw text of ``column``; its fields get ``prefix``."""
     renamed = lookup.select(
@@ -92,6 +139,18 @@ def with_number(df: DataFrame, lookup: DataFrame, column: str, prefix: str) -> D
         *[F.col(c).alias(prefix + c) for c in lookup.columns if c not in ("raw", "e164")],
     )
     return df.join(renamed, df[column] == renamed[f"{prefix}raw"], "left").drop(f"{prefix}raw")
+
+
+def _with_parsed(df: DataFrame, parsed: Mapping[str, Column]) -> tuple[DataFrame, Parsed]:
+    """Add each parsed value as a column once; the rules and typed outputs read the columns.
+
+    Written inline, every rule and output that mentions a parser would run it again in
+    one huge projection (about ten times the cost of the whole scan on 1M CDR rows);
+    Spark does not collapse a projection whose non-trivial columns are read twice.
+    """
+    names = {k: f"_p_{k}" for k in parsed}
+    out = df.select("*", *[v.alias(names[k]) for k, v in parsed.items()])
+    return out, {k: F.col(n) for k, n in names.items()}
 
 
 def _attrs(prefix: str, out_prefix: str, when: Column | None = None) -> list[Column]:
@@ -127,6 +186,7 @@ def _outputs(
         "raw",
         "source_file",
         "file_order",
+        *POSITION,
     )
 
 
@@ -144,13 +204,22 @@ def validate_cdr(df: DataFrame, numbers: DataFrame, imeis: DataFrame, timezone: 
     df = df.join(imei, df["imei_norm"] == imei["imei_raw"], "left")
 
     c = F.col
-    event_type, direction = F.lower(c("event_type")), F.lower(c("direction"))
+    df, p = _with_parsed(
+        df,
+        {
+            "event_type": F.lower(c("event_type")),
+            "direction": F.lower(c("direction")),
+            "event_time": R.parse_instant(c("event_time"), timezone),
+            **{n: R.parse_long(c(n)) for n in ("duration_s", "bytes_up", "bytes_down")},
+            "charge": R.parse_decimal(c("charge")),
+            "roaming": R.parse_bool(c("roaming")),
+        },
+    )
+    event_type, direction, event_time = p["event_type"], p["direction"], p["event_time"]
     is_voice, is_sms, is_data = event_type == "voice", event_type == "sms", event_type == "data"
     is_talk = is_voice | is_sms
-    event_time = R.parse_instant(c("event_time"), timezone)
-    nums = {n: R.parse_long(c(n)) for n in ("duration_s", "bytes_up", "bytes_down")}
-    charge = R.parse_decimal(c("charge"))
-    roaming = R.parse_bool(c("roaming"))
+    nums = {n: p[n] for n in ("duration_s", "bytes_up", "bytes_down")}
+    charge, roaming = p["charge"], p["roaming"]
     rules: list[R.Rule] = [
         *[("missing_required", n, c(n).isNull()) for n in ("record_id", "event_time", "msisdn")],
         ("missing_required", "event_type", c("event_type").isNull()),
@@ -197,8 +266,11 @@ def validate_cdr(df: DataFrame, numbers: DataFrame, imeis: DataFrame, timezone: 
 def validate_app_usage(df: DataFrame, numbers: DataFrame) -> DataFrame:
     df = with_number(df, numbers, "msisdn", "own_")
     c = F.col
-    usage_date = R.parse_date(c("usage_date"))
-    nums = {n: R.parse_long(c(n)) for n in ("bytes_up", "bytes_down", "sessions", "duration_s")}
+    counts = ("bytes_up", "bytes_down", "sessions", "duration_s")
+    df, p = _with_parsed(
+        df, {"usage_date": R.parse_date(c("usage_date")), **{n: R.parse_long(c(n)) for n in counts}}
+    )
+    usage_date, nums = p["usage_date"], {n: p[n] for n in counts}
     rules: list[R.Rule] = [
         *[("missing_required", n, c(n).isNull()) for n in ("msisdn", "usage_date", "app")],
         ("bad_timestamp", "usage_date", R.bad_text(c("usage_date"), usage_date)),
@@ -219,8 +291,17 @@ def validate_app_usage(df: DataFrame, numbers: DataFrame) -> DataFrame:
 def validate_subscribers(df: DataFrame, numbers: DataFrame) -> DataFrame:
     df = with_number(df, numbers, "msisdn", "own_")
     c = F.col
-    dates = {n: R.parse_date(c(n)) for n in ("activation_date", "as_of_date")}
-    fee, birth = R.parse_decimal(c("monthly_fee")), R.parse_long(c("birth_year"))
+    day_names = ("activation_date", "as_of_date")
+    df, p = _with_parsed(
+        df,
+        {
+            **{n: R.parse_date(c(n)) for n in day_names},
+            "monthly_fee": R.parse_decimal(c("monthly_fee")),
+            "birth_year": R.parse_long(c("birth_year")),
+        },
+    )
+    dates = {n: p[n] for n in day_names}
+    fee, birth = p["monthly_fee"], p["birth_year"]
     plan_type = F.lower(c("plan_type"))
     rules: list[R.Rule] = [
         ("missing_required", "msisdn", c("msisdn").isNull()),
@@ -250,7 +331,8 @@ def validate_subscribers(df: DataFrame, numbers: DataFrame) -> DataFrame:
 
 def validate_cells(df: DataFrame) -> DataFrame:
     c = F.col
-    lat, lon = R.parse_double(c("latitude")), R.parse_double(c("longitude"))
+    df, p = _with_parsed(df, {n: R.parse_double(c(n)) for n in ("latitude", "longitude")})
+    lat, lon = p["latitude"], p["longitude"]
     rules: list[R.Rule] = [
         *[("missing_required", n, c(n).isNull()) for n in ("cell_id", "latitude", "longitude")],
         ("bad_number", "latitude", R.bad_text(c("latitude"), lat)),
@@ -271,7 +353,8 @@ def validate_cells(df: DataFrame) -> DataFrame:
 def validate_outcomes(df: DataFrame, numbers: DataFrame) -> DataFrame:
     df = with_number(df, numbers, "msisdn", "own_")
     c = F.col
-    event_date = R.parse_date(c("event_date"))
+    df, p = _with_parsed(df, {"event_date": R.parse_date(c("event_date"))})
+    event_date = p["event_date"]
     outcome = F.lower(c("outcome"))
     rules: list[R.Rule] = [
         *[("missing_required", n, c(n).isNull()) for n in ("msisdn", "event_date", "outcome")],
@@ -286,9 +369,13 @@ def validate_outcomes(df: DataFrame, numbers: DataFrame) -> DataFrame:
 def validate_campaigns(df: DataFrame, numbers: DataFrame) -> DataFrame:
     df = with_number(df, numbers, "msisdn", "own_")
     c = F.col
-    dates = {n: R.parse_date(c(n)) for n in ("sent_date", "converted_date")}
+    day_names = ("sent_date", "converted_date")
+    df, p = _with_parsed(
+        df,
+        {**{n: R.parse_date(c(n)) for n in day_names}, "converted": R.parse_bool(c("converted"))},
+    )
+    dates, converted = {n: p[n] for n in day_names}, p["converted"]
     channel, arm = F.lower(c("channel")), F.lower(c("arm"))
-    converted = R.parse_bool(c("converted"))
     rules: list[R.Rule] = [
         *[("missing_required", n, c(n).isNull()) for n in ("campaign_id", "msisdn")],
         *[("bad_timestamp", n, R.bad_text(c(n), v)) for n, v in dates.items()],
@@ -312,13 +399,36 @@ def validate_campaigns(df: DataFrame, numbers: DataFrame) -> DataFrame:
 # ---------------------------------------------------------------------------- repeats
 
 
+def _arrival(descending: bool) -> list[Column]:
+    """Arrival order of rows: file (``file_order``), then place in the file. Unique per
+    row, so the winner of a key never depends on how Spark happened to read the rows."""
+    cols = [F.col(c) for c in ("file_order", *POSITION)]
+    return [c.desc() if descending else c.asc() for c in cols]
+
+
 def filter_first_seen(df: DataFrame, keys: Sequence[str]) -> DataFrame:
-    """One row per key: the earliest file's, ties broken by content (deterministic)."""
-    order = Window.partitionBy(*keys).orderBy(
-        F.col("file_order").asc(), F.xxhash64(*[c for c in df.columns if c != "file_order"])
-    )
+    """One row per key: the first to arrive (earliest file, then earliest row in it)."""
+    order = Window.partitionBy(*keys).orderBy(*_arrival(descending=False))
     ranked = df.withColumn("_rank", F.row_number().over(order))
     return ranked.where("_rank = 1").drop("_rank")
+
+
+def first_arrivals(valid: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """Per key, the arrival (file_order, file_split, file_row) of its first valid row.
+
+    Meant for the rows of repeated keys only (few): :func:`filter_first_arrivals` then
+    keeps the winners with a broadcast join instead of sorting every row of the batch.
+    """
+    arrival = F.struct(*[F.col(c) for c in ("file_order", *POSITION)])
+    return valid.groupBy(*keys).agg(F.min(arrival).alias("_first"))
+
+
+def filter_first_arrivals(df: DataFrame, firsts: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """Rows whose key is not in ``firsts`` (it occurs once) or that arrived first."""
+    arrival = F.struct(*[F.col(c) for c in ("file_order", *POSITION)])
+    joined = df.join(F.broadcast(firsts), list(keys), "left")
+    keep = F.col("_first").isNull() | (arrival == F.col("_first"))
+    return joined.where(keep).drop("_first")
 
 
 def filter_new_keys(df: DataFrame, existing: DataFrame | None, keys: Sequence[str]) -> DataFrame:
@@ -330,15 +440,18 @@ def filter_new_keys(df: DataFrame, existing: DataFrame | None, keys: Sequence[st
 
 def filter_latest(df: DataFrame, existing: DataFrame | None, keys: Keys) -> DataFrame:
     """Merge new rows into the stored ones: per key the latest row wins (by the key's
-    ``order_desc`` columns, then arrival; stored rows are older than any new file)."""
-    cols = [c for c in df.columns if c != "file_order"]
+    ``order_desc`` columns, then arrival: the later file, and in one file the later row;
+    stored rows are older than any new file)."""
+    cols = [c for c in df.columns if c not in ("file_order", *POSITION)]
     both = df
     if existing is not None:
-        both = existing.select(*cols, F.lit(-1).alias("file_order")).unionByName(df)
+        stored = [
+            F.lit(-1).alias("file_order"),
+            *[F.lit(0).cast("long").alias(c) for c in POSITION],
+        ]
+        both = existing.select(*cols, *stored).unionByName(df)
     order = Window.partitionBy(*keys.columns).orderBy(
-        *[F.col(c).desc_nulls_last() for c in keys.order_desc],
-        F.col("file_order").desc(),
-        F.xxhash64(*cols),
+        *[F.col(c).desc_nulls_last() for c in keys.order_desc], *_arrival(descending=True)
     )
     ranked = both.withColumn("_rank", F.row_number().over(order))
     return ranked.where("_rank = 1").drop("_rank")

@@ -1,8 +1,9 @@
 """Where ingestion's tables live and what they hold (besides silver, see telcoseg.schemas).
 
 * ``bronze/<source>``: rows as read, all contract columns as strings, plus ``source_file``
-  (relative to the landing root), ``read_time`` and ``ingest_run_id`` (partition). Holds
-  phone numbers: the only layer that does.
+  (relative to the landing root), the row's position in it (:data:`POSITION`),
+  ``read_time`` and ``ingest_run_id`` (partition). Holds phone numbers: the only layer
+  that does.
 * ``bronze/quarantine``: rows that broke a rule, with the row as read (JSON): also raw
   numbers, so it stays in bronze.
 * ``ops/ingest_log``: one row per file and layer that a run ingested; a file is new to a
@@ -16,6 +17,9 @@ from pyspark.sql import types as T
 
 from telcoseg.config import Config
 from telcoseg.ingest.contract import SOURCES
+
+# Ordered by these two, the rows of one file come in file order (landing.file_position).
+POSITION = ("file_split", "file_row")
 
 QUARANTINE = T.StructType(
     [
@@ -65,6 +69,8 @@ def bronze_schema(source: str) -> T.StructType:
         [T.StructField(c, T.StringType()) for c in SOURCES[source].columns]
         + [
             T.StructField("source_file", T.StringType()),
+            T.StructField("file_split", T.LongType()),
+            T.StructField("file_row", T.LongType()),
             T.StructField("read_time", T.TimestampType()),
             T.StructField("ingest_run_id", T.StringType()),
         ]
