@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pandas as pd
 import phonenumbers
 import pytest
 from pyspark.sql import SparkSession
@@ -132,3 +133,19 @@ def test_every_section_degrades_to_a_note_when_its_table_is_missing() -> None:
     for sid in SECTIONS:
         assert f'id="{sid}"' in page
     assert page.count("Not available for this snapshot") >= len(SECTIONS) - 1
+
+
+def test_lift_deciles_are_ordered_as_numbers_not_strings() -> None:
+    # Published keys come back as strings; "10" must not sort between "1" and "2".
+    ev = pd.DataFrame(
+        {
+            "outcome": ["upgrade"] * 3,
+            "decile": ["10", "2", "1"],
+            "n": [100, 100, 100],
+            "lift": [0.5, 1.5, 2.5],
+        }
+    )
+    page = render({"propensity_evaluation": ev}, SNAP, PrivacySettings(), ReportSettings())
+    section = page[page.index('id="propensity"') : page.index('id="fairness"')]
+    cells = re.findall(r"<td[^>]*>\s*(10|2|1)\s*</td>", section)
+    assert cells == ["1", "2", "10"]

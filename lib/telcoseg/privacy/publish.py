@@ -187,6 +187,29 @@ def prepare_fraud(alerts_df: DataFrame) -> tuple[DataFrame, str | None]:
     return one.select("subscriber_id", "alert_type"), kind
 
 
+def arms_long(ab_df: DataFrame) -> DataFrame:
+    """The campaigns job's A/B table (one row per campaign and segment, arms side by side)
+    as one row per arm with ``n`` and ``converted``: the counts DP noise goes on. The
+    job's own intervals and p-values stay in gold; the public table re-derives rates
+    from the noisy counts."""
+    if "n_treatment" not in ab_df.columns:
+        return ab_df
+    keys = [c for c in ("campaign_id", "micro_segment_id", "snapshot_date") if c in ab_df.columns]
+    arms = F.explode(
+        F.array(
+            *[
+                F.struct(
+                    F.lit(arm).alias("arm"),
+                    F.col(f"n_{arm}").cast("long").alias("n"),
+                    F.col(f"conversions_{arm}").cast("long").alias("converted"),
+                )
+                for arm in ("treatment", "control")
+            ]
+        )
+    ).alias("a")
+    return ab_df.select(*keys, arms).select(*keys, "a.arm", "a.n", "a.converted")
+
+
 def aggregate_campaign_rows(campaign_df: DataFrame, max_rows: int) -> DataFrame:
     """Subscriber-level campaign rows -> (campaign_id, arm, n, converted) per cell.
 
@@ -400,7 +423,7 @@ def _plan(
         return release_aggregate_input(pdf, table, shape, settings)
 
     def campaigns() -> Release:
-        ab = _need(inputs.get("campaign_ab"), "campaign_ab")
+        ab = arms_long(_need(inputs.get("campaign_ab"), "campaign_ab"))
         if "subscriber_id" in ab.columns:
             sens = settings.input_sensitivity.get("campaign_results", 1)
             ab = aggregate_campaign_rows(at_snapshot(ab, snapshot), sens)

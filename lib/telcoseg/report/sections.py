@@ -241,9 +241,14 @@ def propensity(t: Tables, dpi: int) -> tuple[str, bool]:
     decile = next((c for c in ev.columns if "decile" in c or c in ("bucket", "bin")), None)
     group = next((c for c in ("outcome", "model_name", "target") if c in ev.columns), None)
     body = ""
+    if decile:
+        # Published keys come back as strings: order deciles as numbers (1, 2, ..., 10).
+        order = pd.to_numeric(ev[decile], errors="coerce")
+        ev = ev.assign(_order=order).sort_values([*([group] if group else []), "_order"])
+        ev = ev.drop(columns="_order")
     if decile and "lift" in ev.columns:
         frame = ev.assign(_g=ev[group] if group else "model").pivot_table(
-            index=decile, columns="_g", values="lift", aggfunc="mean"
+            index=decile, columns="_g", values="lift", aggfunc="mean", sort=False
         )
         frame.index = [str(i) for i in frame.index]
         body += charts.to_img(
