@@ -61,3 +61,30 @@ def poisson_like(rate: Column, u: Column) -> Column:
 def pick_from_cdf(cdf: Column, u: Column) -> Column:
     """Index i of the first cumulative weight >= u (cdf: array<double> ending at 1)."""
     return F.size(F.filter(cdf, lambda x: x < u))
+
+
+# One 64-bit hash holds several independent draws: bit fields of it are uniform and
+# independent of each other, so a row needs a few hashes instead of one per draw.
+
+
+def bits(h: Column, offset: int, width: int) -> Column:
+    """Bits ``[offset, offset + width)`` of the 64-bit hash ``h`` as a long >= 0."""
+    if offset < 0 or width < 1 or offset + width > 64:
+        raise ValueError(f"bit field [{offset}, {offset + width}) is outside 64 bits")
+    return F.shiftright(h, offset).bitwiseAND(F.lit((1 << width) - 1))
+
+
+def unit(h: Column, offset: int, width: int = 16) -> Column:
+    """Uniform double in [0, 1) from a bit field of ``h`` (resolution 2**-width)."""
+    return bits(h, offset, width) / float(1 << width)
+
+
+def normal_from(h: Column, offset: int = 0) -> Column:
+    """Standard normal via Box-Muller on two 21-bit fields starting at ``offset``."""
+    u1, u2 = unit(h, offset, 21), unit(h, offset + 21, 21)
+    return F.sqrt(-2.0 * F.log(1.0 - u1)) * F.cos(2.0 * math.pi * u2)
+
+
+def rehash(h: Column, i: int) -> Column:
+    """The ``i``-th derived 64-bit hash of ``h`` (a fresh stream of 64 bits)."""
+    return F.xxhash64(h, F.lit(i))

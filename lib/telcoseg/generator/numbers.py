@@ -10,7 +10,6 @@ from __future__ import annotations
 import pyspark.sql.functions as F
 from pyspark.sql import Column
 
-from telcoseg.generator import hashrand as hr
 from telcoseg.generator.literals import lookup
 
 # The operator's own GB mobile ranges (one carrier in libphonenumber), 10^6 numbers each.
@@ -127,15 +126,16 @@ def as_written(e164: Column, kind: Column, u: Column, national_share: float) -> 
     )
 
 
-def community_member(sub_id: Column, k: Column, size: int, n_regular: int, seed: int) -> Column:
+def community_member(sub_id: Column, r: Column, size: int, n_regular: int) -> Column:
     """An on-net contact of ``sub_id``: another regular subscriber of its community block.
 
     Blocks of ``size`` consecutive ids make a clustered, partly reciprocal on-net graph
-    (A's contacts and B's contacts are drawn from the same block).
+    (A's contacts and B's contacts are drawn from the same block). ``r``: a random long
+    >= 0 (bits of the contact's hash).
     """
     block_start = F.floor(sub_id / size) * size
     block_len = F.least(F.lit(size), F.lit(n_regular) - block_start)
-    other = block_start + hr.below(seed, "community", block_len, sub_id, k)
+    other = block_start + F.when(block_len > 0, F.pmod(r, block_len)).otherwise(0)
     # Avoid calling oneself: shift to the next member.
     other = F.when(
         other == sub_id, block_start + F.pmod(other - block_start + 1, block_len)
