@@ -118,7 +118,11 @@ def test_it_scales_distances_by_the_new_models_standard_deviation() -> None:
     assert not match_centroids(new, previous, np.array([1.0, 1.0]), 0.5)
 
 
-def _model(centers: dict[tuple[str, int, int | None], tuple[float, ...]]) -> SegmentationModel:
+def _model(
+    centers: dict[tuple[str, int, int | None], tuple[float, ...]],
+    signed_log: tuple[str, ...] = (),
+    std: tuple[float, float] = (1.0, 1.0),
+) -> SegmentationModel:
     segments = [
         Segment(level, m, u, 100, center)
         for (level, m, u), center in sorted(centers.items(), key=str)
@@ -129,8 +133,9 @@ def _model(centers: dict[tuple[str, int, int | None], tuple[float, ...]]) -> Seg
         micro={},
         inputs=["a", "b"],
         scaler_mean=[0.0, 0.0],
-        scaler_std=[1.0, 1.0],
+        scaler_std=list(std),
         segments=segments,
+        info={"signed_log_inputs": list(signed_log)},
     )
 
 
@@ -173,6 +178,28 @@ def test_it_keeps_ids_gives_new_ids_and_retires_vanished_segments() -> None:
     assert (after[old_id]["first_seen_version"], after[old_id]["last_seen_version"]) == (1, 2)
     assert (after[old_id]["first_seen_at"], after[old_id]["last_seen_at"]) == (t1, t2)
     assert ids2.summary() == {"kept": 2, "new": 2, "retired": 2}
+
+
+def test_it_matches_a_retrain_that_log_transformed_a_different_set_of_indicators() -> None:
+    # Indicator "a" is a count: the first model kept it raw (center 1000), the retrain's
+    # skew test chose the signed log (center ln(1 + 1000) = 6.909, sd 1.2 in log units).
+    first = _model({(MACRO, 0, None): (1000.0, 0.5), (MICRO, 0, 0): (1000.0, 0.5)})
+    ids1 = match_segments(first, [], threshold=0.5)
+    first.with_ids(ids1.ids)
+    registry = updated_registry([], first, ids1, model_version=1)
+    log_center = (float(np.log1p(1000.0)) + 0.05, 0.5)
+    second = _model(
+        {(MACRO, 0, None): log_center, (MICRO, 0, 0): log_center},
+        signed_log=("a",),
+        std=(1.2, 1.0),
+    )
+    ids2 = match_segments(second, registry, threshold=0.5)
+    assert ids2.summary() == {"kept": 2, "new": 0, "retired": 0}
+    assert ids2.distances["macro-01"] < 0.1
+    # The registry holds real units whatever the model's transform.
+    second.with_ids(ids2.ids)
+    after = updated_registry(registry, second, ids2, model_version=2)
+    assert after[0]["centroid"][0] == pytest.approx(np.expm1(np.log1p(1000.0) + 0.05))
 
 
 # ---------------------------------------------------------------- naming

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import reduce
 from typing import Any
@@ -30,7 +31,7 @@ from telcoseg.segmentation.hierarchy import MACRO_PRED, MICRO_PRED, Hierarchy, f
 from telcoseg.segmentation.preparation import (
     FEATURES,
     KEY_COLUMNS,
-    fit_preparation,
+    fit_preparation_with_transforms,
     scaler_of,
 )
 from telcoseg.segmentation.settings import Settings
@@ -77,6 +78,25 @@ class SegmentationModel:
 
     def level(self, level: str) -> list[Segment]:
         return [s for s in self.segments if s.level == level]
+
+    def signed_log_mask(self) -> np.ndarray:
+        """Per input: did the preparation apply ``sign(x) * ln(1 + |x|)`` to it?"""
+        chosen = set(self.info.get("signed_log_inputs", []))
+        return np.array([c in chosen for c in self.inputs], dtype=bool)
+
+    def to_real_units(self, center: Sequence[float]) -> np.ndarray:
+        """A center in transformed units mapped back to the indicators' own units."""
+        x = np.array(center, dtype=float)
+        mask = self.signed_log_mask()
+        x[mask] = np.sign(x[mask]) * np.expm1(np.abs(x[mask]))
+        return x
+
+    def to_transformed(self, values: Sequence[float]) -> np.ndarray:
+        """Values in the indicators' own units mapped into this model's transformed units."""
+        x = np.array(values, dtype=float)
+        mask = self.signed_log_mask()
+        x[mask] = np.sign(x[mask]) * np.log1p(np.abs(x[mask]))
+        return x
 
     def with_ids(self, ids: dict[tuple[str, int, int | None], tuple[str, str | None]]) -> None:
         """Set ``(segment_id, parent_id)`` per segment key (from stable-id matching)."""
@@ -164,7 +184,7 @@ def train(vectors_df: DataFrame, settings: Settings) -> SegmentationModel:
     """
     sample_df, n_total = _sample_rows(vectors_df, settings.train_sample_size, settings.seed)
     sample_df = sample_df.persist()
-    preparation, inputs = fit_preparation(sample_df, settings)
+    preparation, inputs, signed_log = fit_preparation_with_transforms(sample_df, settings)
     prepared = preparation.transform(sample_df).select(FEATURES).persist()
     hierarchy: Hierarchy = fit_hierarchy(prepared, settings)
     prepared.unpersist()
@@ -186,6 +206,7 @@ def train(vectors_df: DataFrame, settings: Settings) -> SegmentationModel:
             segments.append(Segment(MICRO, i, 0, hierarchy.macro_sizes[i], segments[-1].center))
     info = {
         **hierarchy.info,
+        "signed_log_inputs": signed_log,
         "population_rows": n_total,
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "settings": settings_dict(settings),

@@ -219,6 +219,18 @@ def build_preparation(
 
 def fit_preparation(df: DataFrame, settings: Settings) -> tuple[PipelineModel, list[str]]:
     """Fit the preparation on ``df``; returns the model and its input names (flags last)."""
+    model, inputs, _ = fit_preparation_with_transforms(df, settings)
+    return model, inputs
+
+
+def fit_preparation_with_transforms(
+    df: DataFrame, settings: Settings
+) -> tuple[PipelineModel, list[str], list[str]]:
+    """As :func:`fit_preparation`, plus the inputs that got the signed-log transform.
+
+    With ``heavy_tailed: [auto]`` that set depends on the sample's skewness, so two
+    retrains can differ; stable-id matching needs it to compare their centroids.
+    """
     indicators = select_indicators(df.schema, settings)
     flags = flag_columns(df.schema, settings)
     if not indicators and not flags:
@@ -234,7 +246,8 @@ def fit_preparation(df: DataFrame, settings: Settings) -> tuple[PipelineModel, l
         len(heavy),
         settings.transform,
     )
-    return model, inputs
+    signed_log = [c for c in heavy if c in inputs] if settings.transform == "signed_log" else []
+    return model, inputs, signed_log
 
 
 def scaler_of(model: PipelineModel) -> StandardScalerModel:

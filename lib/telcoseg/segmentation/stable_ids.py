@@ -6,6 +6,11 @@ the *active* segments of the registry (the previous model) by the Hungarian algo
 the new model's standard deviations on the indicators both models share. A pair whose
 distance is at most ``match_threshold`` (default 0.5 sd) keeps the old id; unmatched new
 segments get fresh ids (never reused); active segments left unmatched are retired.
+
+The registry keeps centroids in the indicators' own units, and matching maps them through
+the new model's transforms: with automatic heavy-tail detection two retrains may
+log-transform different indicators, and comparing a log-unit centroid with a raw-unit
+one made every segment of a retrain on the generated data look new.
 """
 
 from __future__ import annotations
@@ -134,8 +139,14 @@ def match_segments(
         segs = model.level(level)
         active = [r for r in registry if r["level"] == level and r["status"] == ACTIVE]
         new_c = np.array([s.center for s in segs], dtype=float).reshape(len(segs), -1)
+        # Registry centroids are in the indicators' own units; map them through *this*
+        # model's transforms (a retrain may log-transform a different set of indicators).
         prev_c = np.array(
-            [_align(r["centroid"], r["indicators"], model.inputs) for r in active], dtype=float
+            [
+                model.to_transformed(_align(r["centroid"], r["indicators"], model.inputs))
+                for r in active
+            ],
+            dtype=float,
         ).reshape(len(active), len(model.inputs))
         # Compare on indicators both models have.
         shared = np.all(np.isfinite(prev_c), axis=0) if len(active) else np.ones(0, bool)
@@ -191,7 +202,7 @@ def updated_registry(
             "parent_id": parent,
             "status": ACTIVE,
             "model_version": model_version,
-            "centroid": [float(v) for v in seg.center],
+            "centroid": [float(v) for v in model.to_real_units(seg.center)],
             "indicators": list(model.inputs),
             "size": int(seg.size),
             "share": seg.size / totals[seg.level],
