@@ -129,6 +129,10 @@ def audit(
     stats = parts[0]
     for part in parts[1:]:
         stats = stats.unionByName(part)
+    # One row per group, read by several actions (the comparison count, the failures, the
+    # caller's writes): collect it once instead of re-joining and re-aggregating the
+    # scored rows for each (not localCheckpoint: blocks can vanish under autoscaling).
+    stats = scored_df.sparkSession.createDataFrame(stats.collect(), stats.schema)
     per_attr = Window.partitionBy("attribute").rowsBetween(
         Window.unboundedPreceding, Window.unboundedFollowing
     )
