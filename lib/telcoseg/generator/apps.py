@@ -10,16 +10,6 @@ from telcoseg.generator.literals import lookup
 from telcoseg.generator.personas import CATEGORIES
 from telcoseg.generator.settings import Settings
 
-APP_COLUMNS = (
-    "msisdn",
-    "usage_date",
-    "app",
-    "category",
-    "bytes_up",
-    "bytes_down",
-    "sessions",
-    "duration_s",
-)
 # A few apps per category; a subscriber has one favorite per category.
 APPS = {
     "video": ("YouTube", "Netflix", "TikTok", "Disney+"),
