@@ -107,13 +107,20 @@ def planted_vectors(
         weights = np.append(weights * 0.88, 0.12)
     cdf = np.cumsum(weights / weights.sum())
     cdf[-1] = 1.0
-    u = F.rand(seed)
+    # One uniform draw per row, materialized as a column first: each occurrence of
+    # F.rand() in a CASE chain is its own generator, advanced only when its branch is
+    # evaluated, so inlining it would make the later personas far rarer than planned.
+    u = F.col("u")
     persona_idx = F.lit(len(names) - 1)
     for i in reversed(range(len(names) - 1)):
         persona_idx = F.when(u < float(cdf[i]), F.lit(i)).otherwise(persona_idx)
-    base = spark.range(id_offset, id_offset + n, 1, partitions).select(
-        F.format_string("s%09d", F.col("id")).alias("subscriber_id"),
-        persona_idx.alias("p"),
+    base = (
+        spark.range(id_offset, id_offset + n, 1, partitions)
+        .select("id", F.rand(seed).alias("u"))
+        .select(
+            F.format_string("s%09d", F.col("id")).alias("subscriber_id"),
+            persona_idx.alias("p"),
+        )
     )
     cols = []
     for j, (name, kind) in enumerate(specs):
