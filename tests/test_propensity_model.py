@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -16,7 +17,7 @@ from pyspark.sql import functions as F
 
 from telcoseg.propensity import synthetic
 from telcoseg.propensity.jobs import evaluation_frame
-from telcoseg.propensity.registry import champion_version, load_champion
+from telcoseg.propensity.registry import champion_version, load_champion, load_champions
 from telcoseg.propensity.settings import FairnessSettings, SearchSettings, Settings
 from telcoseg.propensity.train import PropensityInputs, train_outcome
 from telcoseg.tracking import configure
@@ -128,3 +129,21 @@ def test_a_biased_model_fails_the_audit_and_stays_unpromoted(
     assert report.audit_table is not None
     failed = report.audit_table.where(~F.col("passed")).select("attribute", "group").collect()
     assert ("gender", "m") in [tuple(r) for r in failed]
+
+
+def test_scoring_loads_the_champions_there_are_and_names_the_missing(
+    spark: SparkSession, store: Path
+) -> None:
+    if champion_version(MlflowClient(), "t_upgrade") is None:
+        train_outcome(_inputs(spark, biased=False), "upgrade", DATES, SETTINGS)
+    # A registered model whose only version was rejected, and one never trained at all.
+    rejected = replace(SETTINGS, model_prefix="rejected")
+    report = train_outcome(_inputs(spark, biased=True), "upgrade", DATES, rejected)
+    assert not report.decision.promote
+    found, missing = load_champions(
+        {"upgrade": "t_upgrade", "add_line": "rejected_upgrade", "adopt:x": "never_trained"}
+    )
+    assert list(found) == ["upgrade"]
+    name, model, version = found["upgrade"]
+    assert name == "t_upgrade" and version >= 1 and model.stages
+    assert missing == ["add_line", "adopt:x"]

@@ -17,13 +17,13 @@ from pyspark.sql import types as T
 
 from telcoseg.cli import snapshot_date
 from telcoseg.config import Config
-from telcoseg.errors import ConfigError
+from telcoseg.errors import ChampionNotFoundError, ConfigError
 from telcoseg.io.delta import read_table, table_exists, write_table
 from telcoseg.logs import stage
 from telcoseg.propensity.dataset import build_scoring_set
 from telcoseg.propensity.fairness import AUDIT_COLUMNS
 from telcoseg.propensity.labels import outcome_key
-from telcoseg.propensity.registry import load_champion, model_name
+from telcoseg.propensity.registry import load_champions, model_name
 from telcoseg.propensity.scoring import score
 from telcoseg.propensity.settings import Settings
 from telcoseg.propensity.train import (
@@ -91,6 +91,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 def add_score_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--snapshot-date", type=snapshot_date, required=True)
     p.add_argument("--outcome", action="append", default=[], help="only this outcome (repeat)")
+    p.add_argument(
+        "--require-all-champions",
+        action="store_true",
+        help="fail (writing nothing) if any outcome has no champion; default: score the rest",
+    )
 
 
 def read_inputs(spark: SparkSession, cfg: Config, settings: Settings) -> PropensityInputs:
@@ -220,9 +225,22 @@ def score_job(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> dic
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     frames: list[DataFrame] = []
     result: dict[str, Any] = {}
-    for outcome in _outcomes(settings, args.outcome):
-        name = model_name(settings.model_prefix, outcome)
-        model, version = load_champion(name)
+    wanted = _outcomes(settings, args.outcome)
+    found, missing = load_champions({o: model_name(settings.model_prefix, o) for o in wanted})
+    # A model the fairness gate or the metric kept from promotion is a governance outcome,
+    # not a scoring failure: score the outcomes that have a champion and name the others.
+    # With --require-all-champions (or when none has one) the job fails before writing.
+    if missing and (args.require_all_champions or not found):
+        raise ChampionNotFoundError(
+            f"no champion for {', '.join(missing)} (models "
+            f"{', '.join(model_name(settings.model_prefix, o) for o in missing)}); "
+            "train and promote first (jobs/propensity_train.py)"
+        )
+    for outcome in missing:
+        log.warning(
+            "propensity_score: %s has no champion; not scored for %s", outcome, when.isoformat()
+        )
+    for outcome, (name, model, version) in found.items():
         scoring_df = build_scoring_set(sources, inputs.outcomes, outcome, when, settings)
         frames.append(score(model, scoring_df, outcome, name, version, scored_at))
         result[outcome] = {"model": name, "version": version}
@@ -241,4 +259,5 @@ def score_job(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> dic
         commit_info={"job": "propensity_score", "snapshot_date": when.isoformat()},
     )
     result["table_version"] = version
+    result["missing_champions"] = missing
     return result

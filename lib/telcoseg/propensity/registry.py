@@ -94,6 +94,26 @@ def load_champion(name: str) -> tuple[PipelineModel, int]:
     return model, int(version.version)
 
 
+def load_champions(
+    names: dict[str, str],
+) -> tuple[dict[str, tuple[str, PipelineModel, int]], list[str]]:
+    """Champions of ``names`` (outcome -> registered name): ``(found, missing)``.
+
+    ``found`` maps outcome -> (name, pipeline, version); ``missing`` lists the outcomes
+    whose model has no champion (never trained, or no version passed the promotion rule).
+    """
+    found: dict[str, tuple[str, PipelineModel, int]] = {}
+    missing: list[str] = []
+    for outcome, name in names.items():
+        try:
+            model, version = load_champion(name)
+        except ChampionNotFoundError:
+            missing.append(outcome)
+            continue
+        found[outcome] = (name, model, version)
+    return found, missing
+
+
 @dataclass(frozen=True)
 class Decision:
     """Whether a candidate becomes champion, and why (one sentence, names group and metric)."""
