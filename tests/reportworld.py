@@ -26,6 +26,21 @@ K = 5
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The report's section ids, in page order: what both report tests expect to find.
+SECTIONS = (
+    "overview",
+    "segment-sizes",
+    "segment-heatmap",
+    "segment-geography",
+    "migration",
+    "propensity",
+    "fairness",
+    "fraud",
+    "campaigns",
+    "number-attributes",
+    "data-quality",
+)
+
 
 def report_job() -> ModuleType:
     spec = importlib.util.spec_from_file_location("report_job", REPO / "jobs" / "report.py")

@@ -11,26 +11,12 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from reportworld import SNAP, World, report_job
+from reportworld import SECTIONS, SNAP, World, report_job
 from telcoseg.cli import run_job
 from telcoseg.io.delta import read_table, table_exists
 from telcoseg.privacy.settings import Settings as PrivacySettings
 from telcoseg.report.build import render
 from telcoseg.report.settings import Settings as ReportSettings
-
-SECTIONS = (
-    "overview",
-    "segment-sizes",
-    "segment-heatmap",
-    "segment-geography",
-    "migration",
-    "propensity",
-    "fairness",
-    "fraud",
-    "campaigns",
-    "number-attributes",
-    "data-quality",
-)
 
 
 @pytest.fixture()

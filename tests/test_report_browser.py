@@ -16,25 +16,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from reportworld import SECTIONS
 from telcoseg.privacy.settings import Settings as PrivacySettings
 from telcoseg.report.build import render
 from telcoseg.report.settings import Settings as ReportSettings
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[1]
-SECTIONS = (
-    "overview",
-    "segment-sizes",
-    "segment-heatmap",
-    "segment-geography",
-    "migration",
-    "propensity",
-    "fairness",
-    "fraud",
-    "campaigns",
-    "number-attributes",
-    "data-quality",
-)
 
 
 def ensure_chromium() -> str:
