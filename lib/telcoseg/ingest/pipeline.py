@@ -345,7 +345,15 @@ class _Run:
         observed: dict[str, tuple[list[Observation], Observation]] = {}
         for name, df in cleaned.items():
             with self._stage(f"silver.{name}") as st:
+                # One validation pass per source: the rows are validated once, kept (the
+                # raw row as JSON for the broken ones only), and the silver write, the
+                # repeated-key winners and the quarantine all read that. Validating again
+                # for the quarantine cost a third of the run.
                 validated = self._validate(name, df, numbers, imeis, tz)
+                validated = validated.withColumn(
+                    "raw", F.when(F.col("reason").isNotNull(), S.raw_json(F.col("raw")))
+                ).persist(StorageLevel.MEMORY_AND_DISK)
+                self.persisted.append(validated)
                 quarantine_parts.append(
                     validated.where(F.col("reason").isNotNull()).select(
                         F.lit(name).alias("source"),
@@ -353,38 +361,34 @@ class _Run:
                         F.lit(self.run_id).alias("ingest_run_id"),
                         "reason",
                         "field",
-                        S.raw_json(F.col("raw")).alias("raw"),
+                        # Never null on these rows; keeps the quarantine's raw NOT NULL.
+                        F.coalesce(F.col("raw"), F.lit("")).alias("raw"),
                     )
                 )
                 obs_out = Observation(_obs_name())
-                valid = (
-                    validated.where(F.col("reason").isNull())
-                    .drop("reason", "field", "raw")
-                    .withColumn("ingest_run_id", F.lit(self.run_id))
-                )
+                accepted = validated.where(F.col("reason").isNull()).drop("reason", "field", "raw")
+                valid = accepted.withColumn("ingest_run_id", F.lit(self.run_id))
                 firsts = None
                 if name == "cdr" and self.repeated is not None:
-                    # Validate the (few) rows of repeated record_ids on their own first.
-                    few = df.join(self.repeated, "record_id", "left_semi")
-                    few_valid = self._validate(name, few, numbers, imeis, tz)
-                    firsts = S.first_arrivals(
-                        few_valid.where(F.col("reason").isNull()), S.KEYS[name].columns
-                    )
+                    # Only the (few) rows of repeated record_ids need a winner.
+                    few = accepted.join(self.repeated, "record_id", "left_semi")
+                    firsts = S.first_arrivals(few, S.KEYS[name].columns)
                 out, mode, obs_valid = self._collapse(name, valid, df, firsts)
                 out = out.observe(
                     obs_out,
                     F.count_if(F.col("ingest_run_id") == self.run_id).alias("n"),
                 )
                 keys = S.KEYS[name]
-                self.staged.append(
-                    delta.prepare_write(
-                        out,
-                        tables.silver_path(self.cfg, name),
-                        mode,
-                        partition_by=list(keys.partition_by) or None,
-                        commit_info={"job": "ingest", "run": self.run_id},
+                with _unsorted_partitioned_writes(self.spark):
+                    self.staged.append(
+                        delta.prepare_write(
+                            out,
+                            tables.silver_path(self.cfg, name),
+                            mode,
+                            partition_by=list(keys.partition_by) or None,
+                            commit_info={"job": "ingest", "run": self.run_id},
+                        )
                     )
-                )
                 observed[name] = (obs_valid, obs_out)
                 st.count(accepted=obs_out.get["n"])
         with self._stage("silver.quarantine"):
@@ -600,6 +604,38 @@ def _entry_values(e: _LogEntry) -> tuple[Any, ...]:
         e.rows,
         e.bronze_run_id,
     )
+
+
+# Open writers per task before a partitioned write falls back to sorting its rows.
+CONCURRENT_WRITERS = 32
+
+
+@contextmanager
+def _unsorted_partitioned_writes(spark: SparkSession) -> Iterator[None]:
+    """Partitioned writes keep one open file per partition value instead of sorting.
+
+    Spark sorts every task's rows by the partition columns before a partitioned write;
+    CDR rows span a handful of event dates, so up to :data:`CONCURRENT_WRITERS` open
+    files per task are far cheaper than sorting all the (wide) rows. Planned writes
+    would add that sort to the plan before the writer can choose, hence the second
+    setting. Both are restored afterwards.
+    """
+    conf = spark.conf
+    wanted = {
+        "spark.sql.maxConcurrentOutputFileWriters": str(CONCURRENT_WRITERS),
+        "spark.sql.optimizer.plannedWrite.enabled": "false",
+    }
+    before = {k: conf.get(k, None) for k in wanted}
+    for k, v in wanted.items():
+        conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                conf.unset(k)
+            else:
+                conf.set(k, v)
 
 
 def _observed(df: DataFrame) -> tuple[DataFrame, Observation]:
