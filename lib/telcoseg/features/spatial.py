@@ -47,58 +47,77 @@ def great_circle_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> C
 def _bins(scoped_df: DataFrame) -> DataFrame:
     """One row per (subscriber, scope, week, half-hour chunk): the chunk's position.
 
-    Scope ``home`` holds the night records of the whole window (week null)."""
+    Scope ``home`` holds the night records of the whole window (week null). A chunk lies
+    in one ISO week, so the home bins come from the same per-chunk aggregation as the
+    allweek/allday bins (night-only counts alongside), not from a second copy of the
+    night records."""
     # The record's rank in time order (ties: record_id) makes "seen first" a number, so
     # every aggregation below is a hash aggregation on fixed-width buffers.
     in_time = Window.partitionBy("subscriber_id", "scope").orderBy("ts", "record_id")
-    home_rows = (F.col("scope") == ALL_SCOPE) & F.col("is_night")
+    home_row = (F.col("scope") == ALL_SCOPE) & F.col("is_night")
     ranked = scoped_df.select(
         "subscriber_id",
         "scope",
         "week",
-        "ts",
-        "is_night",
-        "pos_id",
-        "lat",
-        "lon",
-        F.row_number().over(in_time).alias("seq"),
-    ).select(
-        "subscriber_id",
-        F.explode(
-            F.array_compact(
-                F.array(
-                    F.struct(F.col("scope").alias("s"), F.col("week").alias("w")),
-                    F.when(
-                        home_rows,
-                        F.struct(F.lit(HOME_SCOPE).alias("s"), F.lit(None).cast("date").alias("w")),
-                    ),
-                )
-            )
-        ).alias("b"),
         F.floor(F.col("ts") / HALF_HOUR_S).alias("chunk"),
         "pos_id",
         "lat",
         "lon",
-        "seq",
+        home_row.alias("home_row"),
+        F.row_number().over(in_time).alias("seq"),
     )
-    per_position = ranked.groupBy(
-        "subscriber_id",
-        F.col("b.s").alias("scope"),
-        F.col("b.w").alias("week"),
-        "chunk",
-        "pos_id",
-    ).agg(
+    per_position = ranked.groupBy("subscriber_id", "scope", "week", "chunk", "pos_id").agg(
         F.count(F.lit(1)).alias("cnt"),
         F.min("seq").alias("first_seq"),
         F.max("lat").alias("lat"),  # one antenna, one location
         F.max("lon").alias("lon"),
+        # The same over the chunk's night records (home): null when it has none.
+        F.sum(F.when(F.col("home_row"), F.lit(1).cast("long"))).alias("cnt_h"),
+        F.min(F.when(F.col("home_row"), F.col("seq"))).alias("first_seq_h"),
     )
-    # Most frequent position of the chunk; on a tie the one seen first.
+    # Most frequent position of the chunk; on a tie the one seen first. max_by skips
+    # null keys once it has a non-null one: positions without night records never win.
     best = F.col("cnt") * _SHIFT - F.col("first_seq")
-    return per_position.groupBy("subscriber_id", "scope", "week", "chunk").agg(
+    best_h = F.col("cnt_h") * _SHIFT - F.col("first_seq_h")
+    bins = per_position.groupBy("subscriber_id", "scope", "week", "chunk").agg(
         F.max_by("pos_id", best).alias("pos_id"),
         F.max_by("lat", best).alias("lat"),
         F.max_by("lon", best).alias("lon"),
+        F.max("cnt_h").isNotNull().alias("has_home"),
+        F.max_by("pos_id", best_h).alias("pos_id_h"),
+        F.max_by("lat", best_h).alias("lat_h"),
+        F.max_by("lon", best_h).alias("lon_h"),
+    )
+    date = F.lit(None).cast("date")
+    sides = F.array(
+        F.struct(
+            F.col("scope").alias("s"),
+            F.col("week").alias("w"),
+            F.col("pos_id").alias("p"),
+            F.col("lat").alias("la"),
+            F.col("lon").alias("lo"),
+        ),
+        F.when(
+            F.col("has_home"),
+            F.struct(
+                F.lit(HOME_SCOPE).alias("s"),
+                date.alias("w"),
+                F.col("pos_id_h").alias("p"),
+                F.col("lat_h").alias("la"),
+                F.col("lon_h").alias("lo"),
+            ),
+        ),
+    )
+    return bins.select(
+        "subscriber_id", "chunk", F.explode(F.array_compact(sides)).alias("b")
+    ).select(
+        "subscriber_id",
+        F.col("b.s").alias("scope"),
+        F.col("b.w").alias("week"),
+        "chunk",
+        F.col("b.p").alias("pos_id"),
+        F.col("b.la").alias("lat"),
+        F.col("b.lo").alias("lon"),
     )
 
 
