@@ -224,3 +224,20 @@ def test_age_follows_the_persona_only_as_strongly_as_configured(spark: SparkSess
     # apart; unlinked, only sampling noise separates them.
     assert spread_of_persona_means(1.0) > 35.0
     assert spread_of_persona_means(0.0) < 5.0
+
+
+def test_subscriber_rows_are_valid_from_the_first_day_of_data_or_activation(
+    spark: SparkSession, generated: Path
+) -> None:
+    # Point-in-time features keep only rows with as_of_date <= snapshot: a line's static
+    # state must be known at every snapshot after it was activated.
+    subs = read_source(spark, generated, "subscribers")
+    parsed = subs.select(
+        F.try_to_date("as_of_date", "yyyy-MM-dd").alias("as_of"),
+        F.try_to_date("activation_date", "yyyy-MM-dd").alias("activated"),
+    ).where(F.col("as_of").isNotNull() & F.col("activated").isNotNull())
+    rows = parsed.collect()
+    assert len(rows) >= SETTINGS.subscribers * 0.9
+    start = SETTINGS.start_date
+    assert all(r["as_of"] == max(start, r["activated"]) for r in rows)
+    assert sum(r["as_of"] == start for r in rows) >= len(rows) * 0.8

@@ -65,7 +65,13 @@ def subscribers_landing(pop: DataFrame, s: Settings) -> DataFrame:
         "monthly_fee": F.col("monthly_fee").cast("decimal(18,4)").cast("string"),
         "device_tac": F.col("device_tac"),
         "region": F.col("region"),
-        "as_of_date": F.lit(s.end_date.isoformat()),
+        # A line's state is static over the generated period, so the row is valid from the
+        # first day of data (or activation, if later). Stamping it with end_date told
+        # point-in-time features that nothing about the line was known at any earlier
+        # snapshot: tenure, fee, plan and lines per account were null in every training set.
+        "as_of_date": F.date_format(
+            F.greatest(F.lit(s.start_date), F.col("activation_date")), DATE
+        ),
         "birth_year": F.col("birth_year").cast("string"),
         "gender": F.col("gender"),
     }
