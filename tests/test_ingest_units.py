@@ -182,17 +182,3 @@ def test_bad_ingest_settings_name_file_and_key(section: dict, message: str) -> N
     with pytest.raises(ConfigError, match=message) as info:
         from_dict({"ingest": section}, "conf/x.yaml")
     assert str(info.value).startswith("conf/x.yaml: ")
-
-
-def test_unsorted_partitioned_writes_restore_the_session_settings(spark: SparkSession) -> None:
-    from telcoseg.ingest.pipeline import CONCURRENT_WRITERS, _unsorted_partitioned_writes
-
-    key, planned = (
-        "spark.sql.maxConcurrentOutputFileWriters",
-        "spark.sql.optimizer.plannedWrite.enabled",
-    )
-    before = (spark.conf.get(key), spark.conf.get(planned))
-    with _unsorted_partitioned_writes(spark):
-        assert spark.conf.get(key) == str(CONCURRENT_WRITERS)
-        assert spark.conf.get(planned) == "false"
-    assert (spark.conf.get(key), spark.conf.get(planned)) == before

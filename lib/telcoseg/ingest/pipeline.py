@@ -379,16 +379,15 @@ class _Run:
                     F.count_if(F.col("ingest_run_id") == self.run_id).alias("n"),
                 )
                 keys = S.KEYS[name]
-                with _unsorted_partitioned_writes(self.spark):
-                    self.staged.append(
-                        delta.prepare_write(
-                            out,
-                            tables.silver_path(self.cfg, name),
-                            mode,
-                            partition_by=list(keys.partition_by) or None,
-                            commit_info={"job": "ingest", "run": self.run_id},
-                        )
+                self.staged.append(
+                    delta.prepare_write(
+                        out,
+                        tables.silver_path(self.cfg, name),
+                        mode,
+                        partition_by=list(keys.partition_by) or None,
+                        commit_info={"job": "ingest", "run": self.run_id},
                     )
+                )
                 observed[name] = (obs_valid, obs_out)
                 st.count(accepted=obs_out.get["n"])
         with self._stage("silver.quarantine"):
@@ -604,38 +603,6 @@ def _entry_values(e: _LogEntry) -> tuple[Any, ...]:
         e.rows,
         e.bronze_run_id,
     )
-
-
-# Open writers per task before a partitioned write falls back to sorting its rows.
-CONCURRENT_WRITERS = 32
-
-
-@contextmanager
-def _unsorted_partitioned_writes(spark: SparkSession) -> Iterator[None]:
-    """Partitioned writes keep one open file per partition value instead of sorting.
-
-    Spark sorts every task's rows by the partition columns before a partitioned write;
-    CDR rows span a handful of event dates, so up to :data:`CONCURRENT_WRITERS` open
-    files per task are far cheaper than sorting all the (wide) rows. Planned writes
-    would add that sort to the plan before the writer can choose, hence the second
-    setting. Both are restored afterwards.
-    """
-    conf = spark.conf
-    wanted = {
-        "spark.sql.maxConcurrentOutputFileWriters": str(CONCURRENT_WRITERS),
-        "spark.sql.optimizer.plannedWrite.enabled": "false",
-    }
-    before = {k: conf.get(k, None) for k in wanted}
-    for k, v in wanted.items():
-        conf.set(k, v)
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                conf.unset(k)
-            else:
-                conf.set(k, v)
 
 
 def _observed(df: DataFrame) -> tuple[DataFrame, Observation]:
