@@ -42,8 +42,8 @@ def bandicoot_records(
     """The window's bandicoot records, hash-partitioned by subscriber_id.
 
     Every later aggregate and window is keyed by subscriber_id first, so this is the only
-    shuffle of record-sized data; :func:`indicators_from_records` runs it once for both
-    indicator families, so persisting it is not needed for that.
+    shuffle of record-sized data. Callers that compute all indicators should persist it:
+    each indicator family reads it (see :func:`persisted`).
     """
     require_columns(
         cdr_df,
@@ -66,32 +66,16 @@ def indicators_from_records(records_df: DataFrame, settings: Settings) -> DataFr
     sides stay hash-partitioned by subscriber_id, so the join shuffles nothing. (A union
     of the per-week rows would make every row evaluate every family's aggregates.)
 
-    Both chains read the records through :func:`_one_shuffle`, so the scan and the
-    shuffle of ``records_df`` run once (the second chain reuses the exchange).
+    Each chain prunes the record columns it needs, so their exchanges differ and are not
+    reused: pass a persisted ``records_df`` (see :func:`persisted`) or the scan and the
+    shuffle run twice.
     """
-    scoped = explode_time_scopes(_one_shuffle(records_df), settings)
+    scoped = explode_time_scopes(records_df, settings)
     individual = flatten_weekly(weekly_individual(scoped, settings), settings)
     spatial = flatten_weekly(weekly_spatial(scoped, settings), settings)
     return individual.join(spatial, on="subscriber_id", how="left").select(
         "subscriber_id", *bandicoot_columns(settings)
     )
-
-
-def _one_shuffle(records_df: DataFrame) -> DataFrame:
-    """``records_df`` unchanged, behind a filter that keeps every row but reads every
-    column, so that both families need the whole record from below it.
-
-    Each family reads only some columns of the records; the optimizer pushes that
-    pruning down through the repartition, so the two exchanges differ and the scan, the
-    record building and the shuffle run once per family. With every column required
-    above the exchange, both exchanges are the same plan and Spark reuses the first
-    (``ReusedExchange``). The condition is nondeterministic, so it is not pushed below
-    the exchange nor folded away, and its right side is never evaluated (``OR``
-    short-circuits on a partition id, which is never negative).
-    """
-    every_column = F.xxhash64(*[F.col(c) for c in records_df.columns])
-    keep = (F.spark_partition_id() >= 0) | (every_column == F.spark_partition_id())
-    return records_df.filter(keep)
 
 
 def bandicoot_features(
