@@ -2,7 +2,7 @@
 
     python benchmarks/bench_generator.py [--rows 10000000] [--days 28] [--out DIR]
 
-Writes benchmarks/results/generator.json. Not part of the test run.
+Writes benchmarks/results/generator.json (or --results). Not part of the test run.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--files-per-day", type=int, default=4)
     ap.add_argument("--driver-memory", default="6g")
     ap.add_argument("--out", help="output folder (default: a temporary folder)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="JSON file to write")
     args = ap.parse_args()
     configure_logging("INFO")
     base = Settings(days=args.days, files_per_day=args.files_per_day)
@@ -120,8 +121,8 @@ def main() -> None:
         f"JVM CPU {cpu_s:.0f}s: {result['cdr_rows_per_cpu_s']:,d} CDR rows per CPU-second; "
         f"load average {load_start[0]:.1f} -> {os.getloadavg()[0]:.1f}"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(result, indent=2) + "\n")
     spark.stop()
 
 
