@@ -14,9 +14,18 @@ from chispa import assert_approx_df_equality
 from mlflow import MlflowClient
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
 
 from telcoseg.propensity import synthetic
+from telcoseg.propensity.dataset import FeatureSpec
 from telcoseg.propensity.jobs import evaluation_frame
+from telcoseg.propensity.model import (
+    ClassWeights,
+    build_pipeline,
+    cap_levels,
+    input_columns,
+    with_weights,
+)
 from telcoseg.propensity.registry import champion_version, load_champion, load_champions
 from telcoseg.propensity.settings import FairnessSettings, SearchSettings, Settings
 from telcoseg.propensity.train import PropensityInputs, train_outcome
@@ -147,3 +156,34 @@ def test_scoring_loads_the_champions_there_are_and_names_the_missing(
     name, model, version = found["upgrade"]
     assert name == "t_upgrade" and version >= 1 and model.stages
     assert missing == ["add_line", "adopt:x"]
+
+
+def test_a_wide_category_keeps_its_frequent_levels_and_maps_the_rest_to_other(
+    spark: SparkSession,
+) -> None:
+    schema = "tac string, usage double, label int"
+    # Level counts: A 4, it's 3, C 2, D 1 (the quote checks the generated SQL's quoting).
+    rows = [("A", 1.0, 1)] * 4 + [("it's", 2.0, 0)] * 3 + [("C", 3.0, 1), ("C", 4.0, 0)]
+    train = spark.createDataFrame([*rows, ("D", 5.0, 0)], schema)
+    spec = FeatureSpec(numeric=("usage",), categorical=("tac",))
+
+    assert cap_levels(train, spec, max_levels=4).levels == ()  # 4 levels: nothing to cap
+    capped = cap_levels(train, spec, max_levels=2)
+    assert capped.levels == (("tac", ("A", "it's")),)
+
+    params = {"max_depth": 2, "max_iter": 2, "step_size": 0.5}
+    search = SearchSettings(max_depth=(2,), max_iter=(2,), min_instances_per_node=1)
+    model = build_pipeline(capped, params, search, ClassWeights.balanced(0.4), seed=1).fit(
+        with_weights(train, ClassWeights.balanced(0.4))
+    )
+    assert input_columns(model) == ["usage", "tac"]
+    # Scoring rows: a kept level, a dropped one, one never seen in training, and a null.
+    score = spark.createDataFrame(
+        [("it's", 1.0, 0), ("C", 1.0, 0), ("Z", 1.0, 0), (None, 1.0, 0)], schema
+    )
+    out = model.transform(score).select("tac", "_cap_tac")
+    expected = spark.createDataFrame(
+        [("it's", "it's"), ("C", "other"), ("Z", "other"), (None, "other")],
+        "tac string, _cap_tac string",
+    )
+    assertDataFrameEqual(out, expected)

@@ -58,6 +58,10 @@ class FeatureSpec:
 
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
+    # Categorical columns capped to these levels (all others become OTHER_LEVEL).
+    levels: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Most levels of one categorical input (with "other" and unseen): the trees' bins.
+    max_arity: int = 0
 
     @property
     def inputs(self) -> list[str]:

@@ -34,6 +34,7 @@ from telcoseg.propensity.fairness import audit
 from telcoseg.propensity.labels import check_label_windows, outcome_key
 from telcoseg.propensity.model import (
     SCORE,
+    cap_levels,
     cast_numeric,
     drop_empty_numeric,
     feature_importances,
@@ -64,7 +65,6 @@ class PropensityInputs:
     subscribers: DataFrame
     outcomes: DataFrame
     segments: DataFrame | None = None
-    behavior_categorical: tuple[str, ...] = ("tc_plan", "tc_plan_type")
 
 
 @dataclass
@@ -93,7 +93,7 @@ def feature_sources(
     inputs: PropensityInputs, dates: Sequence[dt.date], settings: Settings
 ) -> list[FeatureSource]:
     """Behavioral vectors (who exists at T), segments, own-number attributes."""
-    behavior_cats = tuple(c for c in inputs.behavior_categorical if c in inputs.behavior.columns)
+    behavior_cats = tuple(c for c in settings.behavior_categorical if c in inputs.behavior.columns)
     sources = [FeatureSource("behavior_vectors", inputs.behavior, behavior_cats)]
     if inputs.segments is not None:
         seg_cols = [c for c in settings.segment_columns if c in inputs.segments.columns]
@@ -164,6 +164,7 @@ def train_outcome(
         spec = feature_spec(full, sources)
         train_df = full.where(F.col("snapshot_date").isin(train_dates))
         spec = drop_empty_numeric(train_df, spec)
+        spec = cap_levels(train_df, spec, settings.max_category_levels)
         full = cast_numeric(
             full.select("subscriber_id", "snapshot_date", "label", *spec.inputs), spec
         )
