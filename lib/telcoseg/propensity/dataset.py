@@ -48,7 +48,7 @@ class FeatureSource:
 
     name: str
     df: DataFrame
-    # String columns one-hot encoded by the pipeline; other strings are ignored.
+    # String columns the pipeline indexes as nominal features; other strings are ignored.
     categorical: tuple[str, ...] = ()
 
 

@@ -1,8 +1,9 @@
-"""The model: impute -> one-hot -> assemble -> weighted GBT -> prior-corrected probability.
+"""The model: impute -> index categories -> assemble -> GBT -> prior-corrected probability.
 
-Class imbalance is handled with instance weights that balance the classes; the last stage
-undoes the prior shift those weights cause, so ``propensity`` is a calibrated probability
-(weights move the log-odds by log(w_pos / w_neg); subtracting it restores the base rate).
+Trees are unweighted by default (``search.class_weights``); with balanced instance weights
+the last stage undoes the prior shift they cause, so ``propensity`` stays a calibrated
+probability (weights move the log-odds by log(w_pos / w_neg); subtracting it restores the
+base rate). Unweighted, that stage is the identity.
 """
 
 from __future__ import annotations
@@ -185,8 +186,9 @@ def cap_levels(df: DataFrame, spec: FeatureSpec, max_levels: int) -> FeatureSpec
         top = (
             df.groupBy(c).count().orderBy(F.desc("count"), F.asc(c)).limit(max_levels + 1).collect()
         )
-        # + 1 for StringIndexer's bucket of levels unseen in training (handleInvalid=keep).
-        arity = max(arity, min(len(top), max_levels + 1) + 1)
+        # Levels (capped: the kept ones + "other", max_levels + 1 = len(top)), + 1 for
+        # StringIndexer's bucket of levels unseen in training (handleInvalid=keep).
+        arity = max(arity, len(top) + 1)
         if len(top) > max_levels:
             kept = tuple(str(r[c]) for r in top[:max_levels] if r[c] is not None)
             levels.append((c, kept))

@@ -96,14 +96,14 @@ class Settings:
     # Training snapshots, oldest first; the last two are validation and test (out of time).
     # Empty: the train job needs --snapshot-dates.
     snapshot_dates: tuple[dt.date, ...] = ()
-    # Categorical inputs (one-hot): segment ids and attributes of the subscriber's own number.
+    # Categorical inputs (nominal): segment ids and attributes of the subscriber's own number.
     segment_columns: tuple[str, ...] = ("macro_segment_id", "micro_segment_id")
     # String columns of the behavioral vectors used as categories. The device's TAC is how
     # a model sees device age (upgrades) without a TAC reference table.
     behavior_categorical: tuple[str, ...] = ("tc_plan", "tc_plan_type", "tc_device_tac")
     # A category keeps its most frequent levels in the training rows; the rest (and levels
-    # first seen at scoring) share one "other" level. Bounds the one-hot width when a
-    # column has thousands of values (TACs on a real network).
+    # first seen at scoring) share one "other" level. Keeps a column with thousands of
+    # values (TACs on a real network) within the trees' bins.
     max_category_levels: int = 50
     number_columns: tuple[str, ...] = ("country_iso", "number_type", "carrier")
     # Never model inputs, whatever a feature table contains.

@@ -164,11 +164,16 @@ def train_outcome(
         spec = feature_spec(full, sources)
         train_df = full.where(F.col("snapshot_date").isin(train_dates))
         spec = drop_empty_numeric(train_df, spec)
-        spec = cap_levels(train_df, spec, settings.max_category_levels)
         full = cast_numeric(
             full.select("subscriber_id", "snapshot_date", "label", *spec.inputs), spec
         )
         full = full.cache()
+        # On the cached rows: one job per category, none of them rebuilding the set.
+        spec = cap_levels(
+            full.where(F.col("snapshot_date").isin(train_dates)),
+            spec,
+            settings.max_category_levels,
+        )
         counts = {
             r["snapshot_date"]: (r["n"], r["positives"])
             for r in full.groupBy("snapshot_date")
