@@ -340,7 +340,7 @@ class _Run:
             order = {f"{e.bronze_run_id}|{e.path}": i for i, e in enumerate(inp.files)}
             df = reduce(DataFrame.unionByName, inp.frames)
             cleaned[name] = S.with_file_order(S.with_clean_text(df, name), order)
-        numbers, imeis = self._lookups(cleaned)
+        own_numbers, numbers, imeis = self._lookups(cleaned)
         quarantine_parts: list[DataFrame] = []
         observed: dict[str, tuple[list[Observation], Observation]] = {}
         for name, df in cleaned.items():
@@ -349,7 +349,7 @@ class _Run:
                 # raw row as JSON for the broken ones only), and the silver write, the
                 # repeated-key winners and the quarantine all read that. Validating again
                 # for the quarantine cost a third of the run.
-                validated = self._validate(name, df, numbers, imeis, tz)
+                validated = self._validate(name, df, own_numbers, numbers, imeis, tz)
                 validated = validated.withColumn(
                     "raw", F.when(F.col("reason").isNotNull(), S.raw_json(F.col("raw")))
                 ).persist(StorageLevel.MEMORY_AND_DISK)
@@ -425,8 +425,13 @@ class _Run:
                 for e in inp.files
             )
 
-    def _lookups(self, cleaned: Mapping[str, DataFrame]) -> tuple[DataFrame, DataFrame]:
+    def _lookups(self, cleaned: Mapping[str, DataFrame]) -> tuple[DataFrame, DataFrame, DataFrame]:
         """Parse every distinct raw number (and hash every distinct IMEI) once.
+
+        Returns the lookups of the own numbers (msisdn values), of every number, and of
+        the IMEIs. Each number lookup is broadcast to the row joins when it has at most
+        ``broadcast_numbers`` rows; the own numbers (one per line) nearly always do, so
+        only the counterparties are joined with a shuffle on a very large batch.
 
         Also finds the CDR record_ids that occur more than once in the batch (in
         ``self.repeated``): only their rows need the sort that picks a winner.
@@ -435,6 +440,7 @@ class _Run:
             self.settings.default_region, self.settings.own_prefixes, self.settings.own_carriers
         )
         source = key_source(self.settings)
+        limit = self.settings.broadcast_numbers
         with self._stage("silver.distinct_values") as st:
             facts = S.batch_facts(cleaned).persist(StorageLevel.MEMORY_AND_DISK)
             self.persisted.append(facts)
@@ -442,11 +448,12 @@ class _Run:
             st.count(**by_kind)
         # Past this many repeated keys (a whole file sent twice, say) a window over all
         # rows is the safer plan than broadcasting them.
-        if by_kind.get(S.CDR_KEY, 0) <= self.settings.broadcast_numbers:
+        if by_kind.get(S.CDR_KEY, 0) <= limit:
             self.repeated = F.broadcast(S.repeated_keys(facts))
+        is_number = F.col("kind").isin(S.NUMBER, S.OWN_NUMBER)
         with self._stage("silver.phone_numbers") as st:
             t0 = time.perf_counter()
-            distinct = facts.where(F.col("kind") == S.NUMBER).select(F.col("value").alias("raw"))
+            distinct = facts.where(is_number).select(F.col("value").alias("raw")).distinct()
             numbers = lookup_numbers(distinct, plan, source).persist(StorageLevel.MEMORY_AND_DISK)
             self.persisted.append(numbers)
             n = numbers.count()
@@ -454,19 +461,30 @@ class _Run:
             self.report.distinct_numbers = n
             self.report.phone_seconds = round(seconds, 3)
             st.count(distinct_numbers=n, us_per_number=round(seconds / max(n, 1) * 1e6, 1))
-        if n <= self.settings.broadcast_numbers:
+        own_values = facts.where(F.col("kind") == S.OWN_NUMBER).select(F.col("value").alias("raw"))
+        own = numbers.join(own_values, "raw", "left_semi").persist(StorageLevel.MEMORY_AND_DISK)
+        self.persisted.append(own)
+        if n <= limit:
             numbers = F.broadcast(numbers)
+        if by_kind.get(S.OWN_NUMBER, 0) <= limit:
+            own = F.broadcast(own)
         imei_raw = facts.where(F.col("kind") == S.IMEI_KIND).select(F.col("value").alias("raw"))
         # Computed (once) by the first write that needs it.
         imeis = lookup_imeis(imei_raw, source).persist(StorageLevel.MEMORY_AND_DISK)
         self.persisted.append(imeis)
-        return numbers, imeis
+        return own, numbers, imeis
 
     def _validate(
-        self, name: str, df: DataFrame, numbers: DataFrame, imeis: DataFrame, tz: str
+        self,
+        name: str,
+        df: DataFrame,
+        own_numbers: DataFrame,
+        numbers: DataFrame,
+        imeis: DataFrame,
+        tz: str,
     ) -> DataFrame:
         if name == "cdr":
-            return S.validate_cdr(df, numbers, imeis, tz)
+            return S.validate_cdr(df, numbers, imeis, tz, own_numbers)
         if name == "cells":
             return S.validate_cells(df)
         validator = {
@@ -475,7 +493,8 @@ class _Run:
             "outcomes": S.validate_outcomes,
             "campaigns": S.validate_campaigns,
         }[name]
-        return validator(df, numbers)
+        # Their only phone column is the subscriber's own number.
+        return validator(df, own_numbers)
 
     def _collapse(
         self, name: str, valid: DataFrame, cleaned: DataFrame, firsts: DataFrame | None = None

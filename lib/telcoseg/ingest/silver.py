@@ -92,27 +92,48 @@ def raw_json(raw: Column) -> Column:
 
 
 def with_file_order(df: DataFrame, order: Mapping[str, int]) -> DataFrame:
-    """``file_order``: arrival rank of the row's file (bronze run, then mtime, then path)."""
-    pairs = [x for key, rank in sorted(order.items()) for x in (F.lit(key), F.lit(rank))]
-    ranks = F.create_map(*pairs) if pairs else F.create_map().cast("map<string,int>")
-    key = F.concat_ws("|", F.col("ingest_run_id"), F.col("source_file"))
-    return df.withColumn("file_order", F.coalesce(ranks[key], F.lit(0)).cast("int"))
+    """``file_order``: arrival rank of the row's file (bronze run, then mtime, then path).
+
+    ``order`` maps ``"<ingest_run_id>|<source_file>"`` to the rank. It is joined as a
+    broadcast table: a literal map would be searched key by key for every row (a string
+    comparison per file per row, thousands of files at 100M rows).
+    """
+    ranks = [(*key.split("|", 1), rank) for key, rank in order.items()]
+    table = df.sparkSession.createDataFrame(
+        ranks, "_order_run string, _order_file string, _order_rank int"
+    )
+    joined = df.join(
+        F.broadcast(table),
+        (df["ingest_run_id"] == table["_order_run"]) & (df["source_file"] == table["_order_file"]),
+        "left",
+    )
+    return joined.withColumn(
+        "file_order", F.coalesce(F.col("_order_rank"), F.lit(0)).cast("int")
+    ).drop("_order_run", "_order_file", "_order_rank")
 
 
-NUMBER, IMEI_KIND, CDR_KEY = "number", "imei", "cdr_key"
+NUMBER, OWN_NUMBER, IMEI_KIND, CDR_KEY = "number", "own_number", "imei", "cdr_key"
+# The subscriber's own number: few distinct values (one per line), so its lookup can be
+# broadcast even when the counterparties' cannot.
+OWN_COLUMN = "msisdn"
 
 
 def batch_facts(cleaned: Mapping[str, DataFrame]) -> DataFrame:
-    """(kind, value, n) over a batch in one pass: each distinct raw phone number
-    (``number``), each distinct well-formed IMEI (``imei``), and each CDR ``record_id``
-    that occurs more than once (``cdr_key``; n = its rows). All small next to the rows."""
+    """(kind, value, n) over a batch in one pass: each distinct raw number of a
+    subscriber's own column (``own_number``) and of the other phone columns (``number``;
+    a value can be both), each distinct well-formed IMEI (``imei``), and each CDR
+    ``record_id`` that occurs more than once (``cdr_key``; n = its rows). All small next
+    to the rows."""
 
     def fact(kind: str, value: Column) -> Column:
         return F.struct(F.lit(kind).alias("kind"), value.alias("value"))
 
     parts = []
     for name, df in cleaned.items():
-        values = [fact(NUMBER, F.col(c)) for c in SOURCES[name].phone_columns]
+        values = [
+            fact(OWN_NUMBER if c == OWN_COLUMN else NUMBER, F.col(c))
+            for c in SOURCES[name].phone_columns
+        ]
         if name == "cdr":
             imei = normalized_imei("imei")
             values.append(fact(IMEI_KIND, F.when(imei.rlike(IMEI.pattern), imei)))
@@ -193,9 +214,19 @@ def _outputs(
 # ---------------------------------------------------------------------------- sources
 
 
-def validate_cdr(df: DataFrame, numbers: DataFrame, imeis: DataFrame, timezone: str) -> DataFrame:
-    """CDR rules: required fields, ISO timestamp, enums, numbers >= 0, field per event type."""
-    df = with_number(df, numbers, "msisdn", "own_")
+def validate_cdr(
+    df: DataFrame,
+    numbers: DataFrame,
+    imeis: DataFrame,
+    timezone: str,
+    own_numbers: DataFrame | None = None,
+) -> DataFrame:
+    """CDR rules: required fields, ISO timestamp, enums, numbers >= 0, field per event type.
+
+    ``own_numbers``: the lookup of the msisdn values alone (default: ``numbers``), small
+    enough to broadcast when the counterparties' lookup is joined with a shuffle.
+    """
+    df = with_number(df, numbers if own_numbers is None else own_numbers, "msisdn", "own_")
     df = with_number(df, numbers, "counterparty", "cp_")
     imei = F.broadcast(
         imeis.select(F.col("raw").alias("imei_raw"), "tac", F.col("id").alias("imei_id"))
