@@ -96,7 +96,7 @@ def with_file_order(df: DataFrame, order: Mapping[str, int]) -> DataFrame:
 
     ``order`` maps ``"<ingest_run_id>|<source_file>"`` to the rank. It is joined as a
     broadcast table: a literal map would be searched key by key for every row (a string
-    comparison per file per row, thousands of files at 100M rows).
+    comparison per file per row, so its cost grows with the files of a batch).
     """
     ranks = [(*key.split("|", 1), rank) for key, rank in order.items()]
     table = df.sparkSession.createDataFrame(
