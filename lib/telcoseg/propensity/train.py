@@ -168,12 +168,9 @@ def train_outcome(
             full.select("subscriber_id", "snapshot_date", "label", *spec.inputs), spec
         )
         full = full.cache()
+        train_df = full.where(F.col("snapshot_date").isin(train_dates))
         # On the cached rows: one job per category, none of them rebuilding the set.
-        spec = cap_levels(
-            full.where(F.col("snapshot_date").isin(train_dates)),
-            spec,
-            settings.max_category_levels,
-        )
+        spec = cap_levels(train_df, spec, settings.max_category_levels)
         counts = {
             r["snapshot_date"]: (r["n"], r["positives"])
             for r in full.groupBy("snapshot_date")
@@ -193,7 +190,6 @@ def train_outcome(
         pos = sum(counts.get(d, (0, 0))[1] or 0 for d in ds)
         if pos == 0:
             raise ConfigError(f"outcome {outcome!r}: no positive labels in the {split} snapshots")
-    train_df = full.where(F.col("snapshot_date").isin(train_dates))
     validation_df = full.where(F.col("snapshot_date") == F.lit(validation_date))
     test_df = full.where(F.col("snapshot_date") == F.lit(test_date))
 
