@@ -189,18 +189,17 @@ def run_size(
                 failed.add(task.name)
                 stages.append({"task": task.name, "status": "failed", "error": msg})
                 mem.take()
-                save(_summarise(result, error))
-                continue
-            stages.append(
-                {
-                    "task": task.name,
-                    "status": res.status,
-                    "seconds": round(res.seconds, 1),
-                    **mem.take(),
-                    "metrics": res.metrics,
-                }
-            )
-            print(f"  {task.name:<22} {res.seconds:8.1f} s", flush=True)
+            else:
+                stages.append(
+                    {
+                        "task": task.name,
+                        "status": res.status,
+                        "seconds": round(res.seconds, 1),
+                        **mem.take(),
+                        "metrics": res.metrics,
+                    }
+                )
+                print(f"  {task.name:<22} {res.seconds:8.1f} s", flush=True)
             save(_summarise(result, error))
     spark.stop()
     result["complete"] = True
