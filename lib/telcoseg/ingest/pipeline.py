@@ -337,7 +337,7 @@ class _Run:
         tz = self.cfg.timezone
         cleaned: dict[str, DataFrame] = {}
         for name, inp in todo.items():
-            order = {f"{e.bronze_run_id}|{e.path}": i for i, e in enumerate(inp.files)}
+            order = {(e.bronze_run_id, e.path): i for i, e in enumerate(inp.files)}
             df = reduce(DataFrame.unionByName, inp.frames)
             cleaned[name] = S.with_file_order(S.with_clean_text(df, name), order)
         own_numbers, numbers, imeis = self._lookups(cleaned)

@@ -91,14 +91,14 @@ def raw_json(raw: Column) -> Column:
     return F.to_json(raw, {"ignoreNullFields": "false"})
 
 
-def with_file_order(df: DataFrame, order: Mapping[str, int]) -> DataFrame:
+def with_file_order(df: DataFrame, order: Mapping[tuple[str, str], int]) -> DataFrame:
     """``file_order``: arrival rank of the row's file (bronze run, then mtime, then path).
 
-    ``order`` maps ``"<ingest_run_id>|<source_file>"`` to the rank. It is joined as a
+    ``order`` maps ``(ingest_run_id, source_file)`` to the rank. It is joined as a
     broadcast table: a literal map would be searched key by key for every row (a string
     comparison per file per row, so its cost grows with the files of a batch).
     """
-    ranks = [(*key.split("|", 1), rank) for key, rank in order.items()]
+    ranks = [(run, path, rank) for (run, path), rank in order.items()]
     table = df.sparkSession.createDataFrame(
         ranks, "_order_run string, _order_file string, _order_rank int"
     )
