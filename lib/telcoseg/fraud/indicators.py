@@ -389,24 +389,34 @@ def subscriber_indicators(subscribers_df: DataFrame, snapshot_date: dt.date) -> 
 # --------------------------------------------------------------------------- assembly
 
 
-def line_indicators(
-    cdr_df: DataFrame,
+def window_events(
+    cdr_df: DataFrame, *, snapshot_date: dt.date, window_days: int, timezone: str
+) -> DataFrame:
+    """The window's CDR rows (see :func:`filter_window_events`), hash-partitioned by
+    subscriber_id: the only shuffle of record-sized data the indicators need.
+
+    Each indicator family prunes the columns it reads, so the families' exchanges differ
+    and Spark cannot reuse one: unless the caller persists this (the fraud job does), every
+    family scans the window and shuffles it again (13 times).
+    """
+    events = filter_window_events(cdr_df, snapshot_date, window_days, timezone)
+    return events.repartition("subscriber_id")
+
+
+def indicators_from_events(
+    events_df: DataFrame,
     subscribers_df: DataFrame,
     *,
     snapshot_date: dt.date,
     window_days: int,
-    timezone: str,
     business_hours: tuple[int, int] = (8, 19),
     vectors_df: DataFrame | None = None,
     vector_columns: Mapping[str, str] | None = None,
 ) -> DataFrame:
-    """One row per subscriber with any CDR in the window: every indicator, plus ``plan``,
-    ``plan_type`` and the requested behavior-vector columns (renamed; null if absent)."""
-    # Clustered by subscriber once: the per-line aggregates and their joins then need no
-    # further exchange of record-sized data.
-    events = filter_window_events(cdr_df, snapshot_date, window_days, timezone).repartition(
-        "subscriber_id"
-    )
+    """One row per subscriber in ``events_df`` (the output of :func:`window_events`):
+    every indicator, plus ``plan``, ``plan_type`` and the requested behavior-vector
+    columns (renamed; null if absent)."""
+    events = events_df  # clustered by subscriber: the aggregates and joins below keep that
     parts = [
         counterparty_indicators(events, window_days),
         cell_indicators(events),
@@ -442,3 +452,30 @@ def line_indicators(
         for c in INDICATOR_COLUMNS
     ]
     return out.select("subscriber_id", *numeric, "plan", "plan_type", *extra)
+
+
+def line_indicators(
+    cdr_df: DataFrame,
+    subscribers_df: DataFrame,
+    *,
+    snapshot_date: dt.date,
+    window_days: int,
+    timezone: str,
+    business_hours: tuple[int, int] = (8, 19),
+    vectors_df: DataFrame | None = None,
+    vector_columns: Mapping[str, str] | None = None,
+) -> DataFrame:
+    """One row per subscriber with any CDR in the window (no caching: see
+    :func:`window_events` for what persisting the events saves)."""
+    events = window_events(
+        cdr_df, snapshot_date=snapshot_date, window_days=window_days, timezone=timezone
+    )
+    return indicators_from_events(
+        events,
+        subscribers_df,
+        snapshot_date=snapshot_date,
+        window_days=window_days,
+        business_hours=business_hours,
+        vectors_df=vectors_df,
+        vector_columns=vector_columns,
+    )

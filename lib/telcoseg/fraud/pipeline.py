@@ -17,6 +17,7 @@ from telcoseg.fraud.model import (
 )
 from telcoseg.fraud.score import with_allow_list, with_final_score, with_rule_score
 from telcoseg.fraud.settings import Settings
+from telcoseg.session import for_iterative_fitting
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def score_lines(
     model_used, pos, neg = False, 0, 0
     if has_labels:
         lab = label_table(labels, labels_table_df, indicators_df)
-        train = training_set(indicators_df, lab, labels).cache()
+        train = for_iterative_fitting(training_set(indicators_df, lab, labels)).cache()
         fit, pos, neg = enough_labels(train, labels)
         if fit:
             model = fit_model(train, labels)

@@ -53,6 +53,7 @@ from telcoseg.propensity.registry import (
     model_name,
 )
 from telcoseg.propensity.settings import Settings
+from telcoseg.session import for_iterative_fitting
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def train_outcome(
         full = cast_numeric(
             full.select("subscriber_id", "snapshot_date", "label", *spec.inputs), spec
         )
-        full = full.cache()
+        full = for_iterative_fitting(full).cache()
         train_df = full.where(F.col("snapshot_date").isin(train_dates))
         # On the cached rows: one job per category, none of them rebuilding the set.
         spec = cap_levels(train_df, spec, settings.max_category_levels)

@@ -35,6 +35,7 @@ from telcoseg.segmentation.preparation import (
     scaler_of,
 )
 from telcoseg.segmentation.settings import Settings
+from telcoseg.session import for_iterative_fitting
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,8 @@ def train(vectors_df: DataFrame, settings: Settings) -> SegmentationModel:
     sample_df, n_total = _sample_rows(vectors_df, settings.train_sample_size, settings.seed)
     sample_df = sample_df.persist()
     preparation, inputs, signed_log = fit_preparation_with_transforms(sample_df, settings)
-    prepared = preparation.transform(sample_df).select(FEATURES).persist()
+    prepared = for_iterative_fitting(preparation.transform(sample_df).select(FEATURES))
+    prepared = prepared.persist()
     hierarchy: Hierarchy = fit_hierarchy(prepared, settings)
     prepared.unpersist()
     sample_df.unpersist()
