@@ -99,6 +99,9 @@ def package_zip(dest: Path) -> Path:
     return out
 
 
+HUGE_METHODS = "-XX:-DontCompileHugeMethods"
+
+
 def spark_submit(
     master: str, work: Path, job: str, args: Sequence[str], timeout: float = 900
 ) -> subprocess.CompletedProcess[str]:
@@ -112,6 +115,9 @@ def spark_submit(
         "--executor-memory", "2g",
         "--conf", "spark.sql.session.timeZone=UTC",
         "--conf", "spark.sql.shuffle.partitions=4",
+        # As the README's command: let the JIT compile Spark's large generated methods.
+        "--conf", f"spark.driver.extraJavaOptions={HUGE_METHODS}",
+        "--conf", f"spark.executor.extraJavaOptions={HUGE_METHODS}",
         "--conf", f"spark.pyspark.python={sys.executable}",
         str(REPO / "jobs" / job),
         *args,

@@ -176,6 +176,12 @@ def test_databricks_bundle_matches_the_workflow() -> None:
         assert [d["task_key"] for d in task.get("depends_on", [])] == list(spec.depends_on)
         assert task["max_retries"] == spec.max_retries
     assert job["parameters"][0]["name"] == "snapshot_date"
+    # The cluster runs the jobs as local sessions do: UTC, large generated methods compiled.
+    (cluster,) = job["job_clusters"]
+    conf = cluster["new_cluster"]["spark_conf"]
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    for side in ("driver", "executor"):
+        assert "-XX:-DontCompileHugeMethods" in conf[f"spark.{side}.extraJavaOptions"]
 
 
 def test_every_package_folder_is_a_regular_package() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from telcoseg.session import HUGE_METHODS
 from telcoseg.workflow.spec import JOBS, WorkflowSpec, task_argv
 
 SNAPSHOT_PARAM = "{{job.parameters.snapshot_date}}"
@@ -67,7 +68,13 @@ def bundle(
                                 "spark_version": spark_version,
                                 "node_type_id": node_type,
                                 "num_workers": workers,
-                                "spark_conf": {"spark.sql.session.timeZone": "UTC"},
+                                "spark_conf": {
+                                    "spark.sql.session.timeZone": "UTC",
+                                    # JIT-compile Spark's large generated methods
+                                    # (telcoseg.session.JVM_OPTIONS says why).
+                                    "spark.driver.extraJavaOptions": HUGE_METHODS,
+                                    "spark.executor.extraJavaOptions": HUGE_METHODS,
+                                },
                             },
                         }
                     ],
