@@ -418,17 +418,16 @@ def indicators_from_events(
     """One row per subscriber in ``events_df`` (the output of :func:`window_events`):
     every indicator, plus ``plan``, ``plan_type`` and the requested behavior-vector
     columns (renamed; null if absent)."""
-    events = events_df  # clustered by subscriber: the aggregates and joins below keep that
     parts = [
-        counterparty_indicators(events, window_days),
-        cell_indicators(events),
-        duration_indicators(events),
-        time_of_day_indicators(events, business_hours),
-        burstiness_indicators(events),
-        device_indicators(events),
-        gateway_indicators(events),
+        counterparty_indicators(events_df, window_days),
+        cell_indicators(events_df),
+        duration_indicators(events_df),
+        time_of_day_indicators(events_df, business_hours),
+        burstiness_indicators(events_df),
+        device_indicators(events_df),
+        gateway_indicators(events_df),
     ]
-    out = usage_mix_indicators(events)
+    out = usage_mix_indicators(events_df)
     for part in parts:
         out = out.join(part, on="subscriber_id", how="left")
     out = out.join(
@@ -467,8 +466,8 @@ def line_indicators(
     vectors_df: DataFrame | None = None,
     vector_columns: Mapping[str, str] | None = None,
 ) -> DataFrame:
-    """One row per subscriber with any CDR in the window (no caching: see
-    :func:`window_events` for what persisting the events saves)."""
+    """One row per subscriber with any CDR in the window; lazy (:func:`window_events`
+    says why the events are not persisted)."""
     events = window_events(
         cdr_df, snapshot_date=snapshot_date, window_days=window_days, timezone=timezone
     )
