@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pyspark
 
+from telcoseg.session import HUGE_METHODS
+
 SPARK_HOME = Path(pyspark.__file__).parent
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,9 +99,6 @@ def package_zip(dest: Path) -> Path:
         for f in (REPO / "lib").rglob("*.py"):
             z.write(f, f.relative_to(REPO / "lib"))
     return out
-
-
-HUGE_METHODS = "-XX:-DontCompileHugeMethods"
 
 
 def spark_submit(

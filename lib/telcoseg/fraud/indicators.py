@@ -389,45 +389,38 @@ def subscriber_indicators(subscribers_df: DataFrame, snapshot_date: dt.date) -> 
 # --------------------------------------------------------------------------- assembly
 
 
-def window_events(
-    cdr_df: DataFrame, *, snapshot_date: dt.date, window_days: int, timezone: str
-) -> DataFrame:
-    """The window's CDR rows (see :func:`filter_window_events`), hash-partitioned by
-    subscriber_id: the only shuffle of record-sized data the indicators need.
-
-    Each indicator family prunes the columns it reads, so the families' exchanges differ
-    and Spark reuses none: every family scans the window and shuffles its few columns
-    again (13 exchanges). Persisting this instead measured no faster on the 10M-row lake
-    (7M window rows: 55 s lazy, 58 s persisted; building the cache costs what the narrow
-    shuffles do), so the fraud job leaves it lazy.
-    """
-    events = filter_window_events(cdr_df, snapshot_date, window_days, timezone)
-    return events.repartition("subscriber_id")
-
-
-def indicators_from_events(
-    events_df: DataFrame,
+def line_indicators(
+    cdr_df: DataFrame,
     subscribers_df: DataFrame,
     *,
     snapshot_date: dt.date,
     window_days: int,
+    timezone: str,
     business_hours: tuple[int, int] = (8, 19),
     vectors_df: DataFrame | None = None,
     vector_columns: Mapping[str, str] | None = None,
 ) -> DataFrame:
-    """One row per subscriber in ``events_df`` (the output of :func:`window_events`):
-    every indicator, plus ``plan``, ``plan_type`` and the requested behavior-vector
-    columns (renamed; null if absent)."""
+    """One row per subscriber with any CDR in the window: every indicator, plus ``plan``,
+    ``plan_type`` and the requested behavior-vector columns (renamed; null if absent)."""
+    # Clustered by subscriber once, so the per-line aggregates and their joins need no
+    # other exchange of record-sized data. Each family prunes the columns it reads, so
+    # their exchanges differ and Spark reuses none: the window is scanned and its few
+    # columns shuffled again by every part that reads it (13 exchanges). Persisting the
+    # events instead measured no faster on the 10M-row lake (7M window rows: 55 s lazy,
+    # 58 s persisted; building the cache costs what the narrow shuffles do).
+    events = filter_window_events(cdr_df, snapshot_date, window_days, timezone).repartition(
+        "subscriber_id"
+    )
     parts = [
-        counterparty_indicators(events_df, window_days),
-        cell_indicators(events_df),
-        duration_indicators(events_df),
-        time_of_day_indicators(events_df, business_hours),
-        burstiness_indicators(events_df),
-        device_indicators(events_df),
-        gateway_indicators(events_df),
+        counterparty_indicators(events, window_days),
+        cell_indicators(events),
+        duration_indicators(events),
+        time_of_day_indicators(events, business_hours),
+        burstiness_indicators(events),
+        device_indicators(events),
+        gateway_indicators(events),
     ]
-    out = usage_mix_indicators(events_df)
+    out = usage_mix_indicators(events)
     for part in parts:
         out = out.join(part, on="subscriber_id", how="left")
     out = out.join(
@@ -453,30 +446,3 @@ def indicators_from_events(
         for c in INDICATOR_COLUMNS
     ]
     return out.select("subscriber_id", *numeric, "plan", "plan_type", *extra)
-
-
-def line_indicators(
-    cdr_df: DataFrame,
-    subscribers_df: DataFrame,
-    *,
-    snapshot_date: dt.date,
-    window_days: int,
-    timezone: str,
-    business_hours: tuple[int, int] = (8, 19),
-    vectors_df: DataFrame | None = None,
-    vector_columns: Mapping[str, str] | None = None,
-) -> DataFrame:
-    """One row per subscriber with any CDR in the window; lazy (:func:`window_events`
-    says why the events are not persisted)."""
-    events = window_events(
-        cdr_df, snapshot_date=snapshot_date, window_days=window_days, timezone=timezone
-    )
-    return indicators_from_events(
-        events,
-        subscribers_df,
-        snapshot_date=snapshot_date,
-        window_days=window_days,
-        business_hours=business_hours,
-        vectors_df=vectors_df,
-        vector_columns=vector_columns,
-    )
