@@ -27,7 +27,7 @@ from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
 
 from telcoseg.config import Config, from_dict
-from telcoseg.errors import InputFileError, SecretError
+from telcoseg.errors import InputFileError, SchemaMismatchError, SecretError
 from telcoseg.ingest import silver as S
 from telcoseg.ingest import tables
 from telcoseg.ingest.contract import SOURCES
@@ -479,6 +479,36 @@ def test_a_truncated_gzip_fails_the_run_naming_it_and_commits_nothing(
     bad.unlink()
     after = run_ingest(spark, cfg)  # the good file left waiting goes in now
     assert counts(after, "silver")["cdr"] == (1, 1, 0, 0)
+
+
+def scratch_folders(cfg: Config) -> list[Path]:
+    """The per-run scratch folders of validated rows (raw numbers in the broken ones)."""
+    return list((Path(tables.quarantine_path(cfg)) / delta.STAGING).glob("validated-*"))
+
+
+def test_the_validated_rows_scratch_is_gone_after_a_run(world: dict[str, Any]) -> None:
+    assert world["report"].counts  # the run did validate rows
+    assert scratch_folders(world["cfg"]) == []
+
+
+def test_a_failed_silver_write_commits_nothing_and_leaves_no_scratch(
+    spark: SparkSession, world: dict[str, Any], tmp_path: Path
+) -> None:
+    root = tmp_path / "failing"
+    write_landing(root)
+    cfg = make_cfg(root, world["key_file"])
+    # A silver CDR table of another shape: its write fails after validation ran.
+    delta.write_table(
+        spark.createDataFrame([("r", dt.date(2026, 3, 2))], "record_id string, event_date date"),
+        cfg.paths.table("silver", "cdr"),
+        mode="error",
+        partition_by=["event_date"],
+    )
+    before = versions(cfg)
+    with pytest.raises(SchemaMismatchError, match="silver/cdr"):
+        run_ingest(spark, cfg)
+    assert versions(cfg) == before
+    assert scratch_folders(cfg) == []
 
 
 def test_no_key_refuses_to_start(
