@@ -8,9 +8,15 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.testing import assertDataFrameEqual
 
 from telcoseg.errors import LeakageError
-from telcoseg.propensity.dataset import FeatureSource, build_scoring_set, build_training_set
+from telcoseg.propensity.dataset import (
+    FeatureSource,
+    build_scoring_set,
+    build_training_set,
+    feature_rows,
+)
 from telcoseg.propensity.settings import Settings
 
 D = dt.date
@@ -99,3 +105,29 @@ def test_a_source_that_only_has_the_next_snapshot_contributes_nothing(
         [FeatureSource("behavior_vectors", only_t2)], _outcomes(spark), "upgrade", [T1], SETTINGS
     )
     assert got.count() == 0
+
+
+def test_features_joined_once_give_each_outcome_the_same_rows(spark: SparkSession) -> None:
+    # A second source with a column named like a label column: dropped on both paths.
+    extra = _features(spark).select(
+        "subscriber_id", "snapshot_date", F.lit(7).alias("label"), F.lit(2.5).alias("spend")
+    )
+    sources = [FeatureSource("behavior_vectors", _features(spark)), FeatureSource("x", extra)]
+    outcomes = _outcomes(spark).unionByName(
+        spark.createDataFrame(
+            [("s1", D(2026, 3, 20), "add_line"), ("s2", D(2026, 3, 1), "add_line")],
+            "subscriber_id string, event_date date, outcome string",
+        )
+    )
+    features = feature_rows(sources, [T1, T2], SETTINGS).cache()
+    for outcome, positives in (("upgrade", 10), ("add_line", 1)):
+        alone = build_training_set(sources, outcomes, outcome, [T1, T2], SETTINGS)
+        shared = build_training_set(
+            sources, outcomes, outcome, [T1, T2], SETTINGS, features=features
+        )
+        assert shared.columns == alone.columns
+        assert shared.where("label = 1").count() == positives
+        assertDataFrameEqual(shared, alone)
+    # s2's add_line on T1 itself is prior: excluded at T1 (prior_outcome: exclude).
+    assert shared.where("subscriber_id = 's2'").count() == 1
+    features.unpersist()

@@ -138,8 +138,13 @@ def population_at(sources: Sequence[FeatureSource], dates: Sequence[dt.date]) ->
     return first.where(F.col("snapshot_date").isin(list(dates))).select(*KEYS)
 
 
-def _join_sources(df: DataFrame, sources: Sequence[FeatureSource], settings: Settings) -> DataFrame:
-    taken: set[str] = set(df.columns)
+def _join_sources(
+    df: DataFrame,
+    sources: Sequence[FeatureSource],
+    settings: Settings,
+    reserved: Sequence[str] = (),
+) -> DataFrame:
+    taken: set[str] = set(df.columns) | set(reserved)
     for i, source in enumerate(sources):
         frame = _source_frame(source, settings, taken)
         taken |= set(frame.columns)
@@ -150,6 +155,21 @@ def _join_sources(df: DataFrame, sources: Sequence[FeatureSource], settings: Set
     return df
 
 
+# Columns the labels add; a feature source's column of the same name is dropped.
+LABEL_COLUMNS = ("label", "label_event_date", "prior_outcome_count")
+
+
+def feature_rows(
+    sources: Sequence[FeatureSource], dates: Sequence[dt.date], settings: Settings
+) -> DataFrame:
+    """Keys, ``_as_of_<source>`` and the features of everyone at each T in ``dates``.
+
+    The part of a training set no outcome changes: a job training several outcomes joins
+    it once, caches it and passes it to :func:`build_training_set` for each.
+    """
+    return _join_sources(population_at(sources, dates), sources, settings, LABEL_COLUMNS)
+
+
 def build_training_set(
     sources: Sequence[FeatureSource],
     outcomes_df: DataFrame,
@@ -158,15 +178,17 @@ def build_training_set(
     settings: Settings,
     *,
     check_correlation: bool = True,
+    features: DataFrame | None = None,
 ) -> DataFrame:
     """Labelled, point-in-time rows for ``outcome``: one per subscriber and snapshot in ``dates``.
 
     Columns: keys, ``label``, ``label_event_date``, features (``prior_outcome_count`` too when
     ``prior_outcome`` is ``feature``). Raises :class:`LeakageError` when a feature is as of a
-    later date than its snapshot or mirrors the label.
+    later date than its snapshot or mirrors the label. ``features``: :func:`feature_rows` of
+    the same sources and dates, already joined (and usually cached) by the caller.
     """
     labelled = with_outcome_labels(
-        population_at(sources, dates),
+        population_at(sources, dates) if features is None else features.select(*KEYS),
         outcomes_df,
         outcome,
         settings.horizon_days,
@@ -174,7 +196,10 @@ def build_training_set(
     )
     if settings.prior_outcome == "exclude":
         labelled = labelled.where(F.col("prior_outcome_count") == 0).drop("prior_outcome_count")
-    df = _join_sources(labelled, sources, settings)
+    if features is None:
+        df = _join_sources(labelled, sources, settings, LABEL_COLUMNS)
+    else:
+        df = labelled.join(features, on=list(KEYS), how="inner")
     checked = check_point_in_time(df, [s.name for s in sources], settings.horizon_days)
     if check_correlation:
         check_label_mirrors(checked, feature_spec(checked, sources).numeric)

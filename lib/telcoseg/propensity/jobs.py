@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
@@ -20,7 +21,7 @@ from telcoseg.config import Config
 from telcoseg.errors import ChampionNotFoundError, ConfigError
 from telcoseg.io.delta import read_table, table_exists, write_table
 from telcoseg.logs import stage
-from telcoseg.propensity.dataset import build_scoring_set
+from telcoseg.propensity.dataset import build_scoring_set, feature_rows
 from telcoseg.propensity.fairness import AUDIT_COLUMNS
 from telcoseg.propensity.labels import outcome_key
 from telcoseg.propensity.registry import load_champions, model_name
@@ -32,6 +33,7 @@ from telcoseg.propensity.train import (
     feature_sources,
     train_outcome,
 )
+from telcoseg.session import for_iterative_fitting
 from telcoseg.tracking import configure
 
 log = logging.getLogger(__name__)
@@ -187,10 +189,37 @@ def train_job(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> dic
         raise ConfigError(f"{cfg.source}: set propensity.snapshot_dates or --snapshot-dates")
     configure(cfg.paths.mlflow_tracking_uri, cfg.paths.artifacts, settings.experiment)
     inputs = read_inputs(spark, cfg, settings)
+    outcomes = _outcomes(settings, args.outcome)
+    # Every outcome reads the same features: join them once per job, not per outcome, in
+    # one partition per core (a few rows per line and snapshot: with a partition per
+    # shuffle partition each outcome's many small jobs were mostly task overhead).
+    with stage(log, "propensity features") as st:
+        sources = feature_sources(inputs, dates, settings)
+        features = for_iterative_fitting(feature_rows(sources, dates, settings)).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        st.count(rows=features.count(), outcomes=len(outcomes))
+    try:
+        return _train_outcomes(spark, cfg, inputs, outcomes, dates, settings, features)
+    finally:
+        features.unpersist()
+
+
+def _train_outcomes(
+    spark: SparkSession,
+    cfg: Config,
+    inputs: PropensityInputs,
+    outcomes: Sequence[str],
+    dates: Sequence[dt.date],
+    settings: Settings,
+    features: DataFrame,
+) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    for outcome in _outcomes(settings, args.outcome):
+    for outcome in outcomes:
         with stage(log, f"propensity {outcome}"):
-            report = train_outcome(inputs, outcome, dates, settings, keep_frames=True)
+            report = train_outcome(
+                inputs, outcome, dates, settings, keep_frames=True, features=features
+            )
             write_table(
                 fairness_frame(report), cfg.paths.table("gold", FAIRNESS_TABLE), mode="append"
             )

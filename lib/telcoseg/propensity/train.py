@@ -151,17 +151,23 @@ def train_outcome(
     *,
     through: dt.date | None = None,
     keep_frames: bool = False,
+    features: DataFrame | None = None,
 ) -> OutcomeReport:
     """Train, evaluate, audit, log, register and decide promotion for ``outcome``.
 
     Needs an active MLflow experiment (see :func:`telcoseg.tracking.configure`).
+    ``features``: the (cached) :func:`~telcoseg.propensity.dataset.feature_rows` of
+    :func:`feature_sources` for ``dates``, shared by the outcomes of one job; without it
+    the features are joined for this outcome alone.
     """
     train_dates, validation_date, test_date = split_dates(dates, settings.horizon_days)
     check_label_windows(dates, settings.horizon_days, through or outcomes_through(inputs.outcomes))
     name = model_name(settings.model_prefix, outcome)
     sources = feature_sources(inputs, dates, settings)
     with stage(log, f"training set {outcome}") as st:
-        full = build_training_set(sources, inputs.outcomes, outcome, dates, settings)
+        full = build_training_set(
+            sources, inputs.outcomes, outcome, dates, settings, features=features
+        )
         spec = feature_spec(full, sources)
         train_df = full.where(F.col("snapshot_date").isin(train_dates))
         spec = drop_empty_numeric(train_df, spec)
