@@ -494,10 +494,12 @@ class _Run:
         own_values = facts.where(F.col("kind") == S.OWN_NUMBER).select(F.col("value").alias("raw"))
         own = numbers.join(own_values, "raw", "left_semi").persist(StorageLevel.MEMORY_AND_DISK)
         self.persisted.append(own)
-        if n <= limit:
-            numbers = F.broadcast(numbers)
-        if by_kind.get(S.OWN_NUMBER, 0) <= limit:
-            own = F.broadcast(own)
+        # Past the limit both sides are shuffled, and the hint builds a hash table of the
+        # lookup's share in each partition instead of sorting the batch's rows by number
+        # (what a sort-merge join would do to every CDR row).
+        numbers = F.broadcast(numbers) if n <= limit else numbers.hint("shuffle_hash")
+        own_n = by_kind.get(S.OWN_NUMBER, 0)
+        own = F.broadcast(own) if own_n <= limit else own.hint("shuffle_hash")
         imei_raw = facts.where(F.col("kind") == S.IMEI_KIND).select(F.col("value").alias("raw"))
         # Computed (once) by the first write that needs it.
         imeis = lookup_imeis(imei_raw, source).persist(StorageLevel.MEMORY_AND_DISK)
