@@ -11,6 +11,13 @@ class TelcosegError(Exception):
     """Base class of every error telcoseg raises on purpose."""
 
 
+def first_line(exc: BaseException, limit: int = 500) -> str:
+    """The first line of an exception's message (Spark's carry a JVM stack trace), or its
+    type's name when the message is empty: what a telcoseg error quotes of its cause."""
+    text = str(exc).strip().splitlines()
+    return text[0][:limit] if text else type(exc).__name__
+
+
 class ConfigError(TelcosegError):
     """A configuration file, key or value is wrong; the message names file and key."""
 

@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from telcoseg.config import Config
-from telcoseg.errors import DeltaWriteError, InputFileError, TelcosegError
+from telcoseg.errors import DeltaWriteError, InputFileError, TelcosegError, first_line
 from telcoseg.ingest import landing, tables
 from telcoseg.ingest import rules as R
 from telcoseg.ingest import silver as S
@@ -451,7 +451,7 @@ class _Run:
         except (Py4JJavaError, PySparkException) as exc:
             raise DeltaWriteError(
                 f"silver {name}: validating the bronze rows failed, nothing was committed: "
-                f"{str(exc).splitlines()[0][:300]}"
+                f"{first_line(exc, 300)}"
             ) from exc
         return self.spark.read.schema(validated.schema).parquet(uri)
 

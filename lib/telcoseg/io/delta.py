@@ -48,6 +48,7 @@ from telcoseg.errors import (
     DeltaWriteError,
     SchemaMismatchError,
     TableNotFoundError,
+    first_line,
 )
 from telcoseg.io.stats import HIVE_NULL, build_add_actions
 from telcoseg.io.storage import TableStorage, normalize_uri, spark_uri
@@ -486,11 +487,6 @@ def _parquet_micros(spark: SparkSession) -> Iterator[None]:
             spark.conf.set(key, before)
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:500] if text else type(exc).__name__
-
-
 class _WriteTxn:
     """One write through the delta-rs path: stage, move, validate, commit (or clean up)."""
 
@@ -609,7 +605,7 @@ class _WriteTxn:
                     writer.parquet(spark_uri(f"{self.uri}/{self.stage_dir}"))
             except (Py4JJavaError, PySparkException) as exc:
                 raise DeltaWriteError(
-                    f"writing {self.path} failed, nothing was committed: {_short(exc)}"
+                    f"writing {self.path} failed, nothing was committed: {first_line(exc)}"
                 ) from exc
             self.timings["spark_write_s"] = time.perf_counter() - self.started
             files = self.storage.list_data_files(self.stage_dir)
@@ -853,7 +849,7 @@ def _native_write(
     try:
         writer.save(spark_uri(path))
     except (Py4JJavaError, PySparkException) as exc:
-        raise DeltaWriteError(f"writing {path} failed: {_short(exc)}") from exc
+        raise DeltaWriteError(f"writing {path} failed: {first_line(exc)}") from exc
     return table_version(path)
 
 
