@@ -72,7 +72,9 @@ DAY1: list[tuple[dict[str, str], str | None]] = [
     (cdr("g2", event_time="2026-03-02T14:05:09Z", msisdn="07400 000001", counterparty="12345",
          **SMS, direction="IN"), None),
     (cdr("g3", event_time="2026-03-02T14:05:09+01:00", msisdn=OWN2, **DATA), None),
-    (cdr("g4", counterparty="+12125551234", direction="in", roaming="no"), None),
+    # Padded cells: the lookups match the trimmed text.
+    (cdr("g4", msisdn=f" {OWN1} ", counterparty=" +12125551234  ", direction="in",
+         roaming="no"), None),
     (cdr("g5", event_time="2026-03-02T00:30:00", counterparty="07401 000003", event_type="VOICE",
          duration_s="0"), None),
     (cdr("", event_time="2026-03-02T10:00:00Z"), "missing_required"),
@@ -81,6 +83,7 @@ DAY1: list[tuple[dict[str, str], str | None]] = [
     (cdr("t2", event_time="yesterday", event_type="fax"), "bad_timestamp"),  # precedence
     (cdr("e1", event_type="fax"), "bad_enum"),
     (cdr("e2", direction="both"), "bad_enum"),
+    (cdr("e3", event_type=" FAX ", charge="  "), "bad_enum"),  # raw keeps the padding
     (cdr("n1", duration_s="12s"), "bad_number"),
     (cdr("n2", charge="EUR0.10", duration_s="-1"), "bad_number"),  # before negative_number
     (cdr("n3", **DATA | {"bytes_down": "-5"}), "negative_number"),
@@ -216,22 +219,22 @@ def test_every_row_is_accepted_quarantined_or_a_counted_duplicate(
     spark: SparkSession, world: dict[str, Any]
 ) -> None:
     report, cfg = world["report"], world["cfg"]
-    # cdr: 21 + 1 + 2 + 2 rows; g1 and g3 repeat; q2 has a negative duration.
+    # cdr: 22 + 1 + 2 + 2 rows; g1 and g3 repeat; q2 has a negative duration.
     assert counts(report, "silver") == {
-        "cdr": (26, 7, 17, 2),
+        "cdr": (27, 7, 18, 2),
         "app_usage": (4, 1, 2, 1),
         "subscribers": (7, 1, 5, 1),
         "cells": (4, 1, 2, 1),
         "outcomes": (3, 2, 1, 0),
         "campaigns": (3, 1, 2, 0),
     }
-    assert counts(report, "bronze")["cdr"] == (26, 26, 0, 0)
+    assert counts(report, "bronze")["cdr"] == (27, 27, 0, 0)
     for c in report.counts:
         assert c.read == c.accepted + c.quarantined + c.duplicates
     runs = table(spark, cfg, "ops", "ingest_runs").where("layer = 'silver'").collect()
     assert {r["source"]: (r["rows_read"], r["rows_accepted"], r["rows_quarantined"],
             r["duplicates_collapsed"]) for r in runs} == counts(report, "silver")  # fmt: skip
-    assert table(spark, cfg, "bronze", "cdr").count() == 26  # bronze keeps every row
+    assert table(spark, cfg, "bronze", "cdr").count() == 27  # bronze keeps every row
 
 
 def test_quarantine_reason_per_row_follows_the_precedence(
@@ -263,6 +266,8 @@ def test_quarantine_reason_per_row_follows_the_precedence(
     assert (row["field"], row["source_file"]) == ("event_time", "cdr/day1.csv")
     assert json.loads(row["raw"])["event_type"] == "fax"  # the row as read, nulls included
     assert set(json.loads(row["raw"])) == set(CDR_HEADER)
+    padded = json.loads(q.where("raw like '%\"e3\"%'").first()["raw"])
+    assert (padded["event_type"], padded["charge"], padded["msisdn"]) == (" FAX ", "  ", OWN1)
 
 
 def test_silver_cdr_is_typed_normalized_and_pseudonymized(
@@ -297,7 +302,12 @@ def test_silver_cdr_is_typed_normalized_and_pseudonymized(
     assert (g3["direction"], g3["counterparty_id"], g3["bytes_down"]) == (None, None, 2)
     assert g3["source_file"] == "cdr/day1.csv"  # the first file's copy wins
     assert (g5["event_type"], g5["is_on_net"]) == ("voice", True)  # +447401 is an own range
-    assert rows["g4"]["is_international"] is True and rows["g4"]["counterparty_country_iso"] == "US"
+    g4 = rows["g4"]  # padded msisdn and counterparty
+    assert (g4["subscriber_id"], g4["counterparty_id"]) == (
+        pseudonym(key, OWN1),
+        pseudonym(key, "+12125551234"),
+    )
+    assert g4["is_international"] is True and g4["counterparty_country_iso"] == "US"
     assert rows["q1"]["counterparty_country_iso"] == "DE" and rows["q1"]["charge"] == Decimal("0.5")
     assert rows["q1"]["event_time"] == dt.datetime(2026, 3, 3, 9, 0)  # Parquet instant kept
 
@@ -407,7 +417,7 @@ def test_ingest_log_and_runs_record_each_file_once(
     assert [(r["layer"], r["path"], r["rows"]) for r in rows] == [
         (layer, path, n)
         for layer in ("bronze", "silver")
-        for path, n in (("cdr/day1.csv", 22), ("cdr/day2.csv.gz", 2), ("cdr/day3.parquet", 2))
+        for path, n in (("cdr/day1.csv", 23), ("cdr/day2.csv.gz", 2), ("cdr/day3.parquet", 2))
     ]
 
 
