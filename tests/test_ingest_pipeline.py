@@ -342,13 +342,30 @@ def test_a_batch_too_large_to_broadcast_gives_the_same_silver_tables(
     """broadcast_numbers: 0 is the plan of a very large batch: the number lookups are
     joined with a shuffle and repeated record_ids ranked by a window. Same result."""
     write_landing(tmp_path)
-    cfg = make_cfg(tmp_path, world["key_file"], broadcast_numbers=0)
+    cfg = make_cfg(tmp_path, world["key_file"], broadcast_numbers=0, cache_numbers=False)
     report = run_ingest(spark, cfg)
     assert counts(report, "silver") == counts(world["report"], "silver")
     for name in SOURCES:
         got = table(spark, cfg, "silver", name).drop("ingest_run_id")
         want = table(spark, world["cfg"], "silver", name).drop("ingest_run_id")
         assertDataFrameEqual(got, want)
+    # Without the number cache every number is parsed and none is stored.
+    assert report.numbers_parsed == report.distinct_numbers > 0
+    assert not delta.table_exists(tables.numbers_path(cfg))
+
+
+def test_parsed_numbers_are_stored_in_bronze_with_their_tag(
+    spark: SparkSession, world: dict[str, Any]
+) -> None:
+    report = world["report"]
+    assert report.numbers_parsed == report.distinct_numbers > 0  # a fresh lake parses all
+    stored = table(spark, world["cfg"], "bronze", "number_lookup")
+    assert stored.count() == report.distinct_numbers
+    assert stored.select("raw").distinct().count() == report.distinct_numbers
+    assert [r["plan_tag"] for r in stored.select("plan_tag").distinct().collect()] != [None]
+    assert stored.select("ingest_run_id").distinct().collect()[0][0] == report.run_id
+    row = stored.where(F.col("raw") == "07508 123456").first()
+    assert row is not None and row["id"] == pseudonym(KEY.encode(), "+447508123456")
 
 
 def test_no_silver_string_is_a_phone_number_and_no_table_holds_the_key(
@@ -445,8 +462,17 @@ def test_new_files_are_deduplicated_across_runs_by_separate_layer_jobs(
     assert counts(bronze, "silver") == {}
     silver = run_silver(spark, cfg)
     assert counts(silver, "silver") == {"cdr": (3, 1, 0, 2), "subscribers": (1, 1, 0, 0)}
-    ids = [r["record_id"] for r in table(spark, cfg, "silver", "cdr").collect()]
-    assert sorted(ids) == ["g1", "g2", "g3", "g4", "g5", "g6", "g7", "q1"]
+    rows = {r["record_id"]: r for r in table(spark, cfg, "silver", "cdr").collect()}
+    assert sorted(rows) == ["g1", "g2", "g3", "g4", "g5", "g6", "g7", "q1"]
+    # Every number of this batch was parsed by the first run: looked up, not parsed again.
+    assert (silver.distinct_numbers, silver.numbers_parsed) == (4, 0)
+    key = KEY.encode()
+    g7 = rows["g7"]
+    assert (g7["subscriber_id"], g7["counterparty_id"], g7["counterparty_carrier"]) == (
+        pseudonym(key, OWN1),
+        pseudonym(key, "+447508123456"),
+        "EE",
+    )
     subs = table(spark, cfg, "silver", "subscribers").collect()
     assert [(r["plan_type"], r["as_of_date"]) for r in subs] == [("postpaid", dt.date(2026, 3, 3))]
     assert run_silver(spark, cfg).counts == []  # nothing left to promote

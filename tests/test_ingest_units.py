@@ -24,7 +24,7 @@ from telcoseg.ingest.hmac_key import (
     load_key,
     pseudonym,
 )
-from telcoseg.ingest.phones import NumberPlan, describe_number
+from telcoseg.ingest.phones import NumberPlan, describe_number, plan_tag
 from telcoseg.ingest.settings import Settings
 
 KEY = b"unit-test-key-0123456789"
@@ -125,6 +125,21 @@ def test_numbers_parse_to_e164_with_attributes_and_hmac_ids() -> None:
     assert (us[3], us[4], us[5], us[10]) == ("US", 1, "New York, NY", True)
     fixed = describe_number("020 7123 4567", PLAN, KEY)
     assert (fixed[5], fixed[7]) == ("London", "fixed_line")
+
+
+def test_stored_lookups_are_tagged_by_key_and_number_plan() -> None:
+    plan = NumberPlan("GB", ("+447400", "+447401"), ("ee",))
+    tag = plan_tag(plan, "a1b2c3d4e5f6")
+    # The same plan written otherwise: carriers match case-insensitively, prefixes as a set.
+    assert tag == plan_tag(NumberPlan("GB", ("+447401", "+447400"), ("EE",)), "a1b2c3d4e5f6")
+    others = {
+        plan_tag(plan, "ffffffffffff"),  # another key
+        plan_tag(NumberPlan("DE", plan.own_prefixes, plan.own_carriers), "a1b2c3d4e5f6"),
+        plan_tag(NumberPlan("GB", ("+447400",), plan.own_carriers), "a1b2c3d4e5f6"),
+        plan_tag(NumberPlan("GB", plan.own_prefixes), "a1b2c3d4e5f6"),
+    }
+    assert tag not in others and len(others) == 4
+    assert KEY.hex() not in tag and len(tag) == 16
 
 
 def test_short_codes_keep_their_digits_and_garbage_does_not_parse() -> None:

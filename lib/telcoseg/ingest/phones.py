@@ -8,6 +8,8 @@ the rows with built-in joins. The HMAC key is read inside the worker from a
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +30,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from telcoseg.ingest.hmac_key import KeySource, load_key, pseudonym
+
+# Bump when describe_number's output for a given input changes: stored lookups of an
+# older version are then parsed again (see plan_tag).
+LOOKUP_VERSION = 1
 
 # Service numbers as written: 3-6 digits, no country code, no trunk prefix.
 SHORT_CODE = re.compile(r"^[1-9][0-9]{2,5}$")
@@ -198,6 +204,22 @@ def _area(number: phonenumbers.PhoneNumber, ntype: int, region: str) -> str:
     return geocoder.description_for_valid_number(number, "en")
 
 
+def plan_tag(plan: NumberPlan, key_fingerprint: str) -> str:
+    """What a stored lookup row depends on besides its raw text: this code's version,
+    libphonenumber's data, the number plan and the key (by its fingerprint, which shows
+    nothing of it). Rows of another tag are never reused."""
+    parts = {
+        "lookup": LOOKUP_VERSION,
+        "phonenumbers": phonenumbers.__version__,
+        "region": plan.default_region,
+        "prefixes": sorted(plan.own_prefixes),
+        "carriers": sorted(c.lower() for c in plan.own_carriers),
+        "key": key_fingerprint,
+    }
+    text = json.dumps(parts, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def lookup_numbers(raw_numbers: DataFrame, plan: NumberPlan, source: KeySource) -> DataFrame:
     """Distinct raw values of column ``raw`` -> :data:`LOOKUP_SCHEMA` (one row per value)."""
     carriers = tuple(c.lower() for c in plan.own_carriers)
@@ -247,4 +269,5 @@ __all__ = [
     "lookup_imeis",
     "lookup_numbers",
     "normalized_imei",
+    "plan_tag",
 ]

@@ -31,8 +31,20 @@ from telcoseg.ingest import landing, tables
 from telcoseg.ingest import rules as R
 from telcoseg.ingest import silver as S
 from telcoseg.ingest.contract import SOURCES
-from telcoseg.ingest.hmac_key import check_workers, fingerprint, key_source, load_key
-from telcoseg.ingest.phones import NumberPlan, lookup_imeis, lookup_numbers
+from telcoseg.ingest.hmac_key import (
+    KeySource,
+    check_workers,
+    fingerprint,
+    key_source,
+    load_key,
+)
+from telcoseg.ingest.phones import (
+    LOOKUP_SCHEMA,
+    NumberPlan,
+    lookup_imeis,
+    lookup_numbers,
+    plan_tag,
+)
 from telcoseg.ingest.settings import Settings
 from telcoseg.io import delta
 from telcoseg.io.delta import PendingWrite
@@ -68,6 +80,7 @@ class RunReport:
     layers: tuple[str, ...]
     counts: list[SourceCounts] = field(default_factory=list)
     distinct_numbers: int = 0
+    numbers_parsed: int = 0  # the distinct numbers not found in bronze/number_lookup
     phone_seconds: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
     committed: dict[str, int] = field(default_factory=dict)  # table path -> version
@@ -142,6 +155,7 @@ class _Run:
         self.staged: list[PendingWrite] = []
         self.log_rows: list[_LogEntry] = []
         self.persisted: list[DataFrame] = []
+        self.key_fingerprint = ""  # set by _check_key before any silver work
         self.scratch = TableStorage(tables.quarantine_path(cfg))
         self.scratch_dir = f"{delta.STAGING}/validated-{self.run_id}"
         # CDR record_ids seen more than once in the batch (None: too many to broadcast).
@@ -184,6 +198,7 @@ class _Run:
         source = key_source(self.settings)
         expected = fingerprint(load_key(source))
         check_workers(self.spark, source, expected)
+        self.key_fingerprint = expected
         log.info("pseudonymization key from %s (fingerprint %s)", source.describe(), expected)
 
     def _read_log(self) -> dict[str, dict[str, _LogEntry]]:
@@ -484,13 +499,17 @@ class _Run:
         with self._stage("silver.phone_numbers") as st:
             t0 = time.perf_counter()
             distinct = facts.where(is_number).select(F.col("value").alias("raw")).distinct()
-            numbers = lookup_numbers(distinct, plan, source).persist(StorageLevel.MEMORY_AND_DISK)
-            self.persisted.append(numbers)
+            numbers, parsed = self._number_lookup(distinct, plan, source)
             n = numbers.count()
             seconds = time.perf_counter() - t0
             self.report.distinct_numbers = n
+            self.report.numbers_parsed = parsed
             self.report.phone_seconds = round(seconds, 3)
-            st.count(distinct_numbers=n, us_per_number=round(seconds / max(n, 1) * 1e6, 1))
+            st.count(
+                distinct_numbers=n,
+                parsed=parsed,
+                us_per_parsed=round(seconds / max(parsed, 1) * 1e6, 1),
+            )
         own_values = facts.where(F.col("kind") == S.OWN_NUMBER).select(F.col("value").alias("raw"))
         own = numbers.join(own_values, "raw", "left_semi").persist(StorageLevel.MEMORY_AND_DISK)
         self.persisted.append(own)
@@ -505,6 +524,51 @@ class _Run:
         imeis = lookup_imeis(imei_raw, source).persist(StorageLevel.MEMORY_AND_DISK)
         self.persisted.append(imeis)
         return own, numbers, imeis
+
+    def _number_lookup(
+        self, distinct: DataFrame, plan: NumberPlan, source: KeySource
+    ) -> tuple[DataFrame, int]:
+        """The lookup rows of the batch's distinct numbers (persisted), and how many of them
+        went through libphonenumber.
+
+        With ``cache_numbers`` only numbers that ``bronze/number_lookup`` lacks under the
+        run's :func:`~telcoseg.ingest.phones.plan_tag` are parsed; they are staged into it
+        and committed with the run (a failed run adds none). A day's CDRs mostly repeat
+        numbers seen before, so a daily run parses only the new ones.
+        """
+        path = tables.numbers_path(self.cfg)
+        known = None
+        tag = plan_tag(plan, self.key_fingerprint)
+        if self.settings.cache_numbers and delta.table_exists(path):
+            stored = delta.read_table(self.spark, path).where(F.col("plan_tag") == tag)
+            # Two runs that parsed the same number at once both stored it (same values).
+            known = (
+                stored.join(distinct, "raw", "left_semi")
+                .select(*LOOKUP_SCHEMA.names)
+                .dropDuplicates(["raw"])
+            )
+            distinct = distinct.join(stored.select("raw"), "raw", "left_anti")
+        parsed = lookup_numbers(distinct, plan, source).persist(StorageLevel.MEMORY_AND_DISK)
+        self.persisted.append(parsed)
+        n_parsed = parsed.count()
+        if self.settings.cache_numbers and n_parsed:
+            self.staged.append(
+                delta.prepare_write(
+                    parsed.select(
+                        "*",
+                        F.lit(tag).alias("plan_tag"),
+                        F.lit(self.run_id).alias("ingest_run_id"),
+                    ),
+                    path,
+                    "append",
+                    commit_info={"job": "ingest", "run": self.run_id},
+                )
+            )
+        if known is None:
+            return parsed, n_parsed
+        numbers = parsed.unionByName(known).persist(StorageLevel.MEMORY_AND_DISK)
+        self.persisted.append(numbers)
+        return numbers, n_parsed
 
     def _validate(
         self,

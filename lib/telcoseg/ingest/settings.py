@@ -35,6 +35,8 @@ class Settings:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     # Phone lookups up to this many distinct numbers are broadcast to the row joins.
     broadcast_numbers: int = 2_000_000
+    # Keep parsed numbers in bronze/number_lookup so later runs parse only new ones.
+    cache_numbers: bool = True
 
     def __post_init__(self) -> None:
         region = self.default_region.upper()

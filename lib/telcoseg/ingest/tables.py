@@ -6,6 +6,10 @@
   that does.
 * ``bronze/quarantine``: rows that broke a rule, with the row as read (JSON): also raw
   numbers, so it stays in bronze.
+* ``bronze/number_lookup``: each raw number a run parsed, with its attributes and
+  pseudonym, tagged with the key and number plan it was parsed under
+  (:func:`telcoseg.ingest.phones.plan_tag`); later runs parse only numbers it lacks.
+  Raw numbers again: bronze.
 * ``ops/ingest_log``: one row per file and layer that a run ingested; a file is new to a
   layer while its identity (path + size + mtime) has no row for that layer.
 * ``ops/ingest_runs``: one row per run, layer and source with the four counts.
@@ -57,7 +61,8 @@ INGEST_RUNS = T.StructType(
         T.StructField("rows_accepted", T.LongType(), False),
         T.StructField("rows_quarantined", T.LongType(), False),
         T.StructField("duplicates_collapsed", T.LongType(), False),
-        T.StructField("distinct_numbers", T.LongType()),  # parsed by the phone UDF
+        # The batch's distinct numbers (parsed now or found in bronze/number_lookup).
+        T.StructField("distinct_numbers", T.LongType()),
         T.StructField("started_at", T.TimestampType(), False),
         T.StructField("finished_at", T.TimestampType(), False),
     ]
@@ -87,6 +92,10 @@ def silver_path(cfg: Config, source: str) -> str:
 
 def quarantine_path(cfg: Config) -> str:
     return cfg.paths.table("bronze", "quarantine")
+
+
+def numbers_path(cfg: Config) -> str:
+    return cfg.paths.table("bronze", "number_lookup")
 
 
 def log_path(cfg: Config) -> str:
