@@ -541,13 +541,25 @@ class _Run:
         tag = plan_tag(plan, self.key_fingerprint)
         if self.settings.cache_numbers and delta.table_exists(path):
             stored = delta.read_table(self.spark, path).where(F.col("plan_tag") == tag)
-            # Two runs that parsed the same number at once both stored it (same values).
-            known = (
-                stored.join(distinct, "raw", "left_semi")
-                .select(*LOOKUP_SCHEMA.names)
-                .dropDuplicates(["raw"])
+            attrs = [c for c in LOOKUP_SCHEMA.names if c != "raw"]
+            # One aggregation by number over the batch's and the stored rows: is it in
+            # the batch, and its stored attributes if any (a semi join, an anti join and
+            # a de-duplication shuffled three times). Two runs that parsed one number at
+            # once both stored it, with the same values: max keeps one.
+            both = distinct.select("raw", F.lit(True).alias("_batch")).unionByName(
+                stored.select("raw", F.struct(*attrs).alias("_stored")),
+                allowMissingColumns=True,
             )
-            distinct = distinct.join(stored.select("raw"), "raw", "left_anti")
+            merged = (
+                both.groupBy("raw")
+                .agg(F.max("_batch").alias("_batch"), F.max("_stored").alias("_stored"))
+                .where(F.col("_batch"))
+                .persist(StorageLevel.MEMORY_AND_DISK)
+            )
+            self.persisted.append(merged)
+            found = F.col("_stored").isNotNull()
+            known = merged.where(found).select("raw", *[F.col(f"_stored.{c}") for c in attrs])
+            distinct = merged.where(~found).select("raw")
         parsed = lookup_numbers(distinct, plan, source).persist(StorageLevel.MEMORY_AND_DISK)
         self.persisted.append(parsed)
         n_parsed = parsed.count()
