@@ -362,8 +362,9 @@ def test_parsed_numbers_are_stored_in_bronze_with_their_tag(
     stored = table(spark, world["cfg"], "bronze", "number_lookup")
     assert stored.count() == report.distinct_numbers
     assert stored.select("raw").distinct().count() == report.distinct_numbers
-    assert [r["plan_tag"] for r in stored.select("plan_tag").distinct().collect()] != [None]
-    assert stored.select("ingest_run_id").distinct().collect()[0][0] == report.run_id
+    tags = stored.select("plan_tag", "ingest_run_id").distinct().collect()
+    assert len(tags) == 1 and len(tags[0]["plan_tag"]) == 16
+    assert tags[0]["ingest_run_id"] == report.run_id
     row = stored.where(F.col("raw") == "07508 123456").first()
     assert row is not None and row["id"] == pseudonym(KEY.encode(), "+447508123456")
 

@@ -542,10 +542,11 @@ class _Run:
         if self.settings.cache_numbers and delta.table_exists(path):
             stored = delta.read_table(self.spark, path).where(F.col("plan_tag") == tag)
             attrs = [c for c in LOOKUP_SCHEMA.names if c != "raw"]
-            # One aggregation by number over the batch's and the stored rows: is it in
-            # the batch, and its stored attributes if any (a semi join, an anti join and
-            # a de-duplication shuffled three times). Two runs that parsed one number at
-            # once both stored it, with the same values: max keeps one.
+            # One aggregation by number over the batch's and the stored rows says whether
+            # a number is in the batch and gives its stored attributes if any: one shuffle
+            # where a semi join, an anti join and a de-duplication took three. Two runs
+            # that parsed one number at once both stored it, with the same values: max
+            # keeps one.
             both = distinct.select("raw", F.lit(True).alias("_batch")).unionByName(
                 stored.select("raw", F.struct(*attrs).alias("_stored")),
                 allowMissingColumns=True,
