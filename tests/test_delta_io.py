@@ -280,6 +280,29 @@ def test_awkward_partition_values_round_trip(spark: SparkSession, tmp_path: Path
     assert [(r.k, r.v) for r in pruned.collect()] == [("01", 4)]
 
 
+def test_remove_files_drops_whole_files_chosen_by_their_log_entry(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    schema = T.StructType(
+        [T.StructField("k", T.StringType()), T.StructField("v", T.IntegerType(), False)]
+    )
+    df = spark.createDataFrame([("a:b/c%d", 1), ("a:b/c%d", 2), ("keep", 3)], schema)
+    path = str(tmp_path / "r")
+    delta.write_table(df, path, partition_by=["k"])
+    assert delta.remove_files(path, lambda a: False) == (0, 0)
+    assert delta.table_version(path) == 0  # nothing matched: no commit
+    removed = delta.remove_files(path, lambda a: a["partition.k"] == "a:b/c%d", {"job": "test"})
+    assert removed[1] == 2 and removed[0] >= 1
+    assert delta.table_version(path) == 1
+    assert [(r.k, r.v) for r in delta.read_table(spark, path).collect()] == [("keep", 3)]
+    assert DeltaTable(path).count() == 1
+    # Log-only: the old version still reads whole (its files stay until a vacuum).
+    assert delta.read_table(spark, path, version=0).count() == 3
+    # Statistics are there to choose by.
+    by_stats = delta.remove_files(path, lambda a: a["max.v"] == 3)
+    assert by_stats == (1, 1) and delta.read_table(spark, path).count() == 0
+
+
 def test_empty_table_and_missing_table(spark: SparkSession, tmp_path: Path) -> None:
     path = str(tmp_path / "e")
     delta.write_table(spark.createDataFrame([], SCHEMA), path)

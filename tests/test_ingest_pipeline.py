@@ -33,7 +33,13 @@ from telcoseg.ingest import tables
 from telcoseg.ingest.contract import SOURCES
 from telcoseg.ingest.hmac_key import KeySource, pseudonym
 from telcoseg.ingest.phones import NumberPlan, lookup_imeis, lookup_numbers
-from telcoseg.ingest.pipeline import RunReport, run_bronze, run_ingest, run_silver
+from telcoseg.ingest.pipeline import (
+    RunReport,
+    prune_number_lookup,
+    run_bronze,
+    run_ingest,
+    run_silver,
+)
 from telcoseg.io import delta
 
 KEY = "leak-canary-7f3a9c0e5b1d4c2a8e6f"  # grepped for everywhere below
@@ -367,6 +373,36 @@ def test_parsed_numbers_are_stored_in_bronze_with_their_tag(
     assert tags[0]["ingest_run_id"] == report.run_id
     row = stored.where(F.col("raw") == "07508 123456").first()
     assert row is not None and row["id"] == pseudonym(KEY.encode(), "+447508123456")
+
+
+def test_stored_numbers_of_an_old_tag_or_past_retention_are_dropped(
+    spark: SparkSession, world: dict[str, Any], tmp_path: Path
+) -> None:
+    write_landing(tmp_path)
+    cfg = make_cfg(tmp_path, world["key_file"])
+    first = run_ingest(spark, cfg)
+    path = tables.numbers_path(cfg)
+    (old_tag,) = {r["plan_tag"] for r in delta.read_table(spark, path).collect()}
+    assert first.numbers_pruned == 0
+    # A changed number plan (one own prefix fewer) makes every stored row stale.
+    (tmp_path / "landing" / "cdr" / "day9.csv").write_text(
+        csv_text(CDR_HEADER, [cdr("t1", counterparty="+447700900123")])
+    )
+    cfg = make_cfg(tmp_path, world["key_file"], own_prefixes=["+447400"])
+    second = run_ingest(spark, cfg)
+    assert second.numbers_parsed == second.distinct_numbers == 2  # nothing reused
+    assert second.numbers_pruned == first.distinct_numbers
+    stored = delta.read_table(spark, path).collect()
+    assert len(stored) == 2
+    (tag,) = {r["plan_tag"] for r in stored}
+    assert tag != old_tag
+    # Age: kept up to cache_numbers_days after they were stored, then dropped whole.
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    assert prune_number_lookup(path, tag, 30, now + dt.timedelta(days=29)) == (0, 0)
+    assert prune_number_lookup(path, tag, 0, now + dt.timedelta(days=3650)) == (0, 0)
+    files, rows = prune_number_lookup(path, tag, 30, now + dt.timedelta(days=31))
+    assert rows == 2 and files >= 1
+    assert delta.read_table(spark, path).count() == 0
 
 
 def test_no_silver_string_is_a_phone_number_and_no_table_holds_the_key(

@@ -191,6 +191,7 @@ def test_demo_key_file_is_private_and_never_in_the_repo(tmp_path: Path) -> None:
         ({"columns": {"cdr": {"phone": "A"}}}, "columns.cdr.phone: not a column"),
         ({"columns": {"cdr": {"msisdn": "counterparty"}}}, "map to one file column"),
         ({"hmac_key_envv": "X"}, "unknown key 'ingest.hmac_key_envv'"),
+        ({"cache_numbers_days": -1}, "cache_numbers_days must be >= 0"),
     ],
 )
 def test_bad_ingest_settings_name_file_and_key(section: dict, message: str) -> None:

@@ -81,6 +81,7 @@ class RunReport:
     counts: list[SourceCounts] = field(default_factory=list)
     distinct_numbers: int = 0
     numbers_parsed: int = 0  # the distinct numbers not found in bronze/number_lookup
+    numbers_pruned: int = 0  # stored numbers dropped by the retention rule after the run
     phone_seconds: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
     committed: dict[str, int] = field(default_factory=dict)  # table path -> version
@@ -160,6 +161,7 @@ class _Run:
         self.scratch_dir = f"{delta.STAGING}/validated-{self.run_id}"
         # CDR record_ids seen more than once in the batch (None: too many to broadcast).
         self.repeated: DataFrame | None = None
+        self.number_tag = ""  # the run's plan_tag, set by the number lookup
 
     # ------------------------------------------------------------------ driver
 
@@ -188,6 +190,8 @@ class _Run:
             for df in self.persisted:
                 df.unpersist()
             self.scratch.delete_dir(self.scratch_dir)
+        # Outside the try: the run is committed, so nothing staged may be discarded now.
+        self._prune_number_lookup()
         self.report.seconds["total"] = round(time.perf_counter() - t0, 3)
         for line in self.report.table().splitlines():
             log.info("%s", line)
@@ -498,8 +502,8 @@ class _Run:
         is_number = F.col("kind").isin(S.NUMBER, S.OWN_NUMBER)
         with self._stage("silver.phone_numbers") as st:
             t0 = time.perf_counter()
-            distinct = facts.where(is_number).select(F.col("value").alias("raw")).distinct()
-            numbers, parsed = self._number_lookup(distinct, plan, source)
+            values = facts.where(is_number).select(F.col("value").alias("raw"))
+            numbers, parsed = self._number_lookup(values, plan, source)
             n = numbers.count()
             seconds = time.perf_counter() - t0
             self.report.distinct_numbers = n
@@ -526,10 +530,11 @@ class _Run:
         return own, numbers, imeis
 
     def _number_lookup(
-        self, distinct: DataFrame, plan: NumberPlan, source: KeySource
+        self, values: DataFrame, plan: NumberPlan, source: KeySource
     ) -> tuple[DataFrame, int]:
         """The lookup rows of the batch's distinct numbers (persisted), and how many of them
-        went through libphonenumber.
+        went through libphonenumber. ``values`` holds a number once per kind (own or
+        other), so it can hold one twice.
 
         With ``cache_numbers`` only numbers that ``bronze/number_lookup`` lacks under the
         run's :func:`~telcoseg.ingest.phones.plan_tag` are parsed; they are staged into it
@@ -538,7 +543,7 @@ class _Run:
         """
         path = tables.numbers_path(self.cfg)
         known = None
-        tag = plan_tag(plan, self.key_fingerprint)
+        tag = self.number_tag = plan_tag(plan, self.key_fingerprint)
         if self.settings.cache_numbers and delta.table_exists(path):
             stored = delta.read_table(self.spark, path).where(F.col("plan_tag") == tag)
             attrs = [c for c in LOOKUP_SCHEMA.names if c != "raw"]
@@ -547,7 +552,7 @@ class _Run:
             # where a semi join, an anti join and a de-duplication took three. Two runs
             # that parsed one number at once both stored it, with the same values: max
             # keeps one.
-            both = distinct.select("raw", F.lit(True).alias("_batch")).unionByName(
+            both = values.select("raw", F.lit(True).alias("_batch")).unionByName(
                 stored.select("raw", F.struct(*attrs).alias("_stored")),
                 allowMissingColumns=True,
             )
@@ -561,6 +566,9 @@ class _Run:
             found = F.col("_stored").isNotNull()
             known = merged.where(found).select("raw", *[F.col(f"_stored.{c}") for c in attrs])
             distinct = merged.where(~found).select("raw")
+        else:
+            # The aggregation above de-duplicates; without it a distinct of its own.
+            distinct = values.distinct()
         parsed = lookup_numbers(distinct, plan, source).persist(StorageLevel.MEMORY_AND_DISK)
         self.persisted.append(parsed)
         n_parsed = parsed.count()
@@ -711,6 +719,30 @@ class _Run:
                 self.report.committed[pending.path] = pending.commit()
             st.count(tables=len(self.report.committed))
 
+    def _prune_number_lookup(self) -> None:
+        """After the commit, drop stored numbers of another tag or past the retention.
+
+        A failure here is logged, not raised: the run's tables are committed, and the
+        next run prunes the same files.
+        """
+        path = tables.numbers_path(self.cfg)
+        if not (self.number_tag and self.settings.cache_numbers and delta.table_exists(path)):
+            return
+        with self._stage("bronze.number_lookup_retention") as st:
+            try:
+                files, rows = prune_number_lookup(
+                    path,
+                    self.number_tag,
+                    self.settings.cache_numbers_days,
+                    self.started,
+                    self.run_id,
+                )
+            except Exception as exc:  # the run itself is already committed
+                log.warning("number_lookup retention skipped: %s", first_line(exc))
+                return
+            self.report.numbers_pruned = rows
+            st.count(files=files, rows=rows)
+
     def _discard(self) -> None:
         for pending in self.staged:
             try:
@@ -718,6 +750,33 @@ class _Run:
             except Exception:  # keep discarding the rest; orphans are invisible anyway
                 log.warning("could not discard staged files of %s", pending.path)
         self.staged = []
+
+
+def prune_number_lookup(
+    path: str, tag: str, days: int, now: dt.datetime, run_id: str = ""
+) -> tuple[int, int]:
+    """Remove the files of ``bronze/number_lookup`` that no run under ``tag`` may use.
+
+    A file goes when its statistics say every row carries another plan tag (the key,
+    the number plan or libphonenumber changed: those pseudonyms and attributes are
+    stale for good) or, with ``days`` > 0, when it was stored more than ``days`` days
+    before ``now`` (UTC; its numbers are parsed again when next seen). Each run stores
+    its numbers in files of one tag, so whole files go and nothing is rewritten.
+    Returns (files, rows) removed.
+    """
+    # modification_time is in milliseconds since the epoch; ``now`` is naive UTC.
+    cutoff = (now.replace(tzinfo=dt.UTC) - dt.timedelta(days=days)).timestamp() * 1000
+
+    def stale(action: Mapping[str, Any]) -> bool:
+        low, high = action.get("min.plan_tag"), action.get("max.plan_tag")
+        if low is not None and low == high and low != tag:
+            return True
+        stored = action.get("modification_time")
+        return bool(days) and stored is not None and int(stored) < cutoff
+
+    return delta.remove_files(
+        path, stale, {"job": "ingest", "run": run_id, "rule": "number_lookup retention"}
+    )
 
 
 def _entry_values(e: _LogEntry) -> tuple[Any, ...]:

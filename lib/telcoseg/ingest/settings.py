@@ -37,6 +37,10 @@ class Settings:
     broadcast_numbers: int = 2_000_000
     # Keep parsed numbers in bronze/number_lookup so later runs parse only new ones.
     cache_numbers: bool = True
+    # Stored numbers are parsed again when next seen this many days after they were
+    # stored (0: kept until the plan or the key changes); rows of another plan tag,
+    # which no run can use, are dropped by the next run.
+    cache_numbers_days: int = 90
 
     def __post_init__(self) -> None:
         region = self.default_region.upper()
@@ -55,6 +59,8 @@ class Settings:
             )
         if self.broadcast_numbers < 0:
             raise ValueError("broadcast_numbers must be >= 0")
+        if self.cache_numbers_days < 0:
+            raise ValueError("cache_numbers_days must be >= 0 (0 keeps stored numbers)")
         for source, mapping in self.columns.items():
             if source not in SOURCES:
                 raise ValueError(f"columns.{source}: unknown source; known: {sorted(SOURCES)}")

@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -438,6 +438,68 @@ def _upsert_once(
     return txn.run()
 
 
+def remove_files(
+    path: str,
+    select: Callable[[Mapping[str, Any]], bool],
+    commit_info: Mapping[str, Any] | None = None,
+) -> tuple[int, int]:
+    """Remove the active files for which ``select(add_action)`` is true, in one commit.
+
+    ``add_action`` is a row of delta-rs ``get_add_actions(flatten=True)``: ``path``,
+    ``size_bytes``, ``modification_time``, ``num_records``, ``min.<col>``/``max.<col>``
+    statistics and ``partition.<col>`` values. A log-only change (no data file is read or
+    written), for retention rules decided from file metadata. The removed files stay on
+    disk for time travel until a vacuum. Returns (files removed, rows removed); nothing
+    is committed when no file matches.
+    """
+    dtable = _open(path)
+    active = _active_paths(dtable)
+    chosen = sorted(rel for rel, action in active.items() if select(action))
+    if not chosen:
+        return 0, 0
+    parts = list(dtable.metadata().partition_columns)
+    rows = sum(int(active[rel].get("num_records") or 0) for rel in chosen)
+    meta = {"telcoseg": {**(commit_info or {}), "operation": "REMOVE FILES"}}
+    try:
+        # Removes conflict with a concurrent rewrite: no blind retries.
+        dtable.create_write_transaction(
+            _remove_actions(active, chosen, parts),
+            mode="append",
+            schema=dtable.schema(),
+            partition_by=parts or None,
+            commit_properties=CommitProperties(
+                custom_metadata=_jsonable(meta), max_commit_retries=0
+            ),
+        )
+    except CommitFailedError as exc:
+        raise ConcurrentWriteError(
+            f"removing files of {path} lost to a concurrent writer: {exc}"
+        ) from exc
+    except DeltaError as exc:
+        raise DeltaWriteError(f"delta-rs refused to remove files of {path}: {exc}") from exc
+    return len(chosen), rows
+
+
+def _remove_actions(
+    active: Mapping[str, Mapping[str, Any]], rels: Sequence[str], partition_by: Sequence[str]
+) -> list[RemoveAction]:
+    now = int(time.time() * 1000)
+    return [
+        RemoveAction(
+            path=rel,
+            data_change=True,
+            deletion_timestamp=now,
+            size=int(active[rel]["size_bytes"]),
+            partition_values={
+                c: _partition_value(active[rel].get(f"partition.{c}")) for c in partition_by
+            }
+            if partition_by
+            else None,
+        )
+        for rel in rels
+    ]
+
+
 def _relative(file_uri: str, table_uri: str) -> str:
     """A Spark ``_metadata.file_path`` (a URI) relative to the table folder, as on disk."""
     local = normalize_uri(file_uri)
@@ -737,23 +799,7 @@ class _WriteTxn:
                     commit_properties=self._properties(0),
                 )
             elif self.removes:
-                now = int(time.time() * 1000)
-                active = _active_paths(dtable)
-                removes = [
-                    RemoveAction(
-                        path=rel,
-                        data_change=True,
-                        deletion_timestamp=now,
-                        size=int(active[rel]["size_bytes"]),
-                        partition_values={
-                            c: _partition_value(active[rel].get(f"partition.{c}"))
-                            for c in self.partition_by
-                        }
-                        if self.partition_by
-                        else None,
-                    )
-                    for rel in self.removes
-                ]
+                removes = _remove_actions(_active_paths(dtable), self.removes, self.partition_by)
                 # Removes conflict with a concurrent rewrite: no blind retries.
                 dtable.create_write_transaction(
                     [*adds, *removes],
