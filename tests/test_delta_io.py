@@ -9,12 +9,14 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.testing import assertDataFrameEqual
 
 from telcoseg.errors import (
     ConcurrentWriteError,
@@ -301,6 +303,66 @@ def test_remove_files_drops_whole_files_chosen_by_their_log_entry(
     # Statistics are there to choose by.
     by_stats = delta.remove_files(path, lambda a: a["max.v"] == 3)
     assert by_stats == (1, 1) and delta.read_table(spark, path).count() == 0
+
+
+def log_actions(path: Path, version: int) -> list[dict]:
+    text = (path / "_delta_log" / f"{version:020d}.json").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_compact_rewrites_small_files_per_partition_without_changing_rows(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "c")
+    delta.write_table(base(spark), path, partition_by=["day"])
+    for i in range(4):
+        more = rows(
+            spark, [(10 + i, D1, f"n{i}", TS, None, 1.0), (20 + i, D2, None, None, None, None)]
+        )
+        delta.write_table(more, path, mode="append")
+    before = delta.read_table(spark, path)
+    v = delta.table_version(path)
+    actions = pa.table(DeltaTable(path).get_add_actions(flatten=True)).to_pylist()
+    assert {a["partition.day"] for a in actions} == {D1, D2} and len(actions) >= 10
+    removed, added = delta.compact(spark, path, min_files=3)
+    assert added == 2 and removed >= 10  # every partition ends with one file
+    assert delta.table_version(path) == v + 1
+    after = delta.read_table(spark, path)
+    assertDataFrameEqual(after, before)  # any order; NaN equals NaN
+    assertDataFrameEqual(delta.read_table(spark, path, version=v), before)
+    acts = log_actions(tmp_path / "c", v + 1)
+    changes = [a[k]["dataChange"] for a in acts for k in ("add", "remove") if k in a]
+    assert len(changes) == removed + added and not any(changes)
+    assert delta.compact(spark, path, min_files=3) == (0, 0)  # nothing small enough left
+    assert delta.table_version(path) == v + 1
+
+
+def test_vacuum_deletes_only_files_removed_before_the_retention(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "v")
+    delta.write_table(base(spark), path, partition_by=["day"])
+    on_disk = set(data_files(tmp_path / "v"))
+    # One partition's files removed two days ago, the other's just now.
+    now = __import__("time").time()
+    monkeypatch.setattr(delta.time, "time", lambda: now - 2 * 86400)
+    old = delta.remove_files(path, lambda a: a["partition.day"] == D1)
+    monkeypatch.undo()
+    young = delta.remove_files(path, lambda a: a["partition.day"] == D2)
+    assert old[1] == 2 and young[1] == 1
+    # A staged write's files are at their paths but not in the log until it commits.
+    pending = delta.prepare_write(rows(spark, [(7, D3, "s", None, None, None)]), path, "append")
+    assert delta.vacuum(path, retain_hours=24, dry_run=True) != []
+    assert set(data_files(tmp_path / "v")) >= on_disk  # a dry run deletes nothing
+    gone = delta.vacuum(path, retain_hours=24)
+    left = set(data_files(tmp_path / "v"))
+    assert {g.split("/")[0] for g in gone} == {"day=2026-03-01"}
+    assert not any(f.startswith("day=2026-03-01") for f in left)
+    assert any(f.startswith("day=2026-03-02") for f in left)
+    pending.commit()
+    assert [r.id for r in delta.read_table(spark, path).collect()] == [7]
+    with pytest.raises(DeltaWriteError, match="retain_hours must be >= 1"):
+        delta.vacuum(path, retain_hours=0)
 
 
 def test_empty_table_and_missing_table(spark: SparkSession, tmp_path: Path) -> None:

@@ -207,10 +207,13 @@ class PathSettings:
             mlflow_tracking_uri=tracking,
         )
 
+    def lake_root(self) -> str:
+        """The folder (or URI) that holds the layers' tables."""
+        return (self.lake if self.lake else os.path.join(self.root, "lake")).rstrip("/")
+
     def table(self, layer: str, name: str) -> str:
         """Location of Delta table ``name`` in ``layer`` (bronze, silver, gold, ...)."""
-        base = self.lake if self.lake else os.path.join(self.root, "lake")
-        return f"{base.rstrip('/')}/{layer}/{name}"
+        return f"{self.lake_root()}/{layer}/{name}"
 
 
 @dataclass(frozen=True)

@@ -481,13 +481,16 @@ def remove_files(
 
 
 def _remove_actions(
-    active: Mapping[str, Mapping[str, Any]], rels: Sequence[str], partition_by: Sequence[str]
+    active: Mapping[str, Mapping[str, Any]],
+    rels: Sequence[str],
+    partition_by: Sequence[str],
+    data_change: bool = True,
 ) -> list[RemoveAction]:
     now = int(time.time() * 1000)
     return [
         RemoveAction(
             path=rel,
-            data_change=True,
+            data_change=data_change,
             deletion_timestamp=now,
             size=int(active[rel]["size_bytes"]),
             partition_values={
@@ -563,6 +566,7 @@ class _WriteTxn:
         overwrite_schema: bool,
         removes: Sequence[str] = (),
         read_version: int | None = None,
+        data_change: bool = True,
     ) -> None:
         self.df = df
         self.path = path
@@ -574,6 +578,7 @@ class _WriteTxn:
         self.overwrite_schema = overwrite_schema
         self.removes = list(removes)
         self.read_version = read_version
+        self.data_change = data_change
         self.storage = TableStorage(self.uri)
         self.moved: list[str] = []
         self.adds: list[AddAction] = []
@@ -675,7 +680,9 @@ class _WriteTxn:
                 self.storage.move(f"{self.stage_dir}/{f.rel_path}", f.rel_path)
                 self.moved.append(f.rel_path)
             self.storage.delete_dir(self.stage_dir)
-            self.adds, self.stats = build_add_actions(self.storage, files, self.partition_by)
+            self.adds, self.stats = build_add_actions(
+                self.storage, files, self.partition_by, data_change=self.data_change
+            )
             # Nullability is the table's promise, not the data frame's.
             target = spark_schema(self.dtable) if self.dtable is not None else df.schema
             self._validate(self.dtable, target, self.adds, self.stats)
@@ -799,7 +806,9 @@ class _WriteTxn:
                     commit_properties=self._properties(0),
                 )
             elif self.removes:
-                removes = _remove_actions(_active_paths(dtable), self.removes, self.partition_by)
+                removes = _remove_actions(
+                    _active_paths(dtable), self.removes, self.partition_by, self.data_change
+                )
                 # Removes conflict with a concurrent rewrite: no blind retries.
                 dtable.create_write_transaction(
                     [*adds, *removes],
@@ -951,17 +960,111 @@ def cleanup_orphans(
     return doomed + stale_stages
 
 
+def vacuum(path: str, retain_hours: int = 168, dry_run: bool = False) -> list[str]:
+    """Delete the files the log removed more than ``retain_hours`` ago, and files the log
+    never mentions that are as old; returns them. Through delta-rs: the log and the file
+    system only. Time travel to versions older than the retention stops working. Folders
+    starting with ``_`` (the staging area) are left to :func:`cleanup_orphans`.
+    """
+    if retain_hours < 1:
+        # Staged files sit at their final paths, not yet in the log, until the commit.
+        raise DeltaWriteError(f"vacuum {path}: retain_hours must be >= 1, got {retain_hours}")
+    from urllib.parse import unquote
+
+    dtable = _open(path)
+    storage = TableStorage(normalize_uri(path))
+    opts = {"retention_hours": retain_hours, "enforce_retention_duration": False}
+    try:
+        # delta-rs lists every expired tombstone, deleted already or not: keep the ones
+        # still on disk, and skip the vacuum (and its two commits) when there are none.
+        listed = dtable.vacuum(dry_run=True, **opts)
+        present = [r for r in listed if storage.exists(r) or storage.exists(unquote(r))]
+        if present and not dry_run:
+            dtable.vacuum(dry_run=False, **opts)
+    except DeltaError as exc:
+        raise DeltaWriteError(f"delta-rs could not vacuum {path}: {exc}") from exc
+    return present
+
+
+def compact(
+    spark: SparkSession,
+    path: str,
+    small_file_bytes: int = 32 << 20,
+    min_files: int = 8,
+    commit_info: Mapping[str, Any] | None = None,
+) -> tuple[int, int]:
+    """Rewrite the small files of each partition that has at least ``min_files`` of them
+    into one file, in one commit marked ``dataChange=false`` (the rows do not change).
+
+    Spark reads and writes the rows; the driver only commits. Returns (files removed,
+    files added); (0, 0) when nothing qualifies. A concurrent rewrite of the same files
+    makes it fail with :class:`ConcurrentWriteError` and change nothing.
+    """
+    if has_delta_extension(spark):
+        from delta.tables import DeltaTable as SparkDeltaTable
+
+        # The native engine's OPTIMIZE, with its own small-file rules.
+        done = SparkDeltaTable.forPath(spark, spark_uri(path)).optimize().executeCompaction()
+        metrics = done.collect()[0]["metrics"]
+        return int(metrics["numFilesRemoved"]), int(metrics["numFilesAdded"])
+    dtable = _open(path)
+    version = dtable.version()
+    parts = list(dtable.metadata().partition_columns)
+    active = _active_paths(dtable)
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for rel, action in active.items():
+        if int(action["size_bytes"]) < small_file_bytes:
+            key = tuple(action.get(f"partition.{c}") for c in parts)
+            groups.setdefault(key, []).append(rel)
+    chosen = {k: sorted(v) for k, v in groups.items() if len(v) >= max(min_files, 2)}
+    if not chosen:
+        return 0, 0
+    files = [rel for rels in chosen.values() for rel in rels]
+    expected = sum(int(active[rel].get("num_records") or 0) for rel in files)
+    base = spark_uri(path)
+    rows = (
+        spark.read.schema(spark_schema(dtable))
+        .option("basePath", base)
+        .parquet(*[f"{base}/{rel}" for rel in files])
+    )
+    # Hashing on the partition columns sends each partition to one task: one file each.
+    rows = rows.repartition(len(chosen), *parts) if parts else rows.coalesce(1)
+    txn = _WriteTxn(
+        rows,
+        path,
+        "append",
+        parts,
+        None,
+        {**(commit_info or {}), "operation": "COMPACT"},
+        False,
+        removes=files,
+        read_version=version,
+        data_change=False,
+    )
+    txn.stage()
+    if txn.rows != expected:
+        txn.discard()
+        raise DeltaWriteError(
+            f"compacting {path}: rewrote {txn.rows} rows of {expected}; nothing was committed"
+        )
+    txn.commit()
+    return len(files), len(txn.adds)
+
+
 __all__ = [
     "HIVE_NULL",
     "PendingWrite",
     "cleanup_orphans",
+    "compact",
     "describe",
     "history",
     "partition_columns",
     "prepare_write",
     "read_table",
+    "remove_files",
     "table_exists",
     "table_version",
     "upsert",
+    "vacuum",
     "write_table",
 ]

@@ -116,8 +116,12 @@ def build_add_actions(
     files: Sequence[FileInfo],
     partition_by: Sequence[str],
     threads: int = 8,
+    data_change: bool = True,
 ) -> tuple[list[AddAction], list[dict[str, Any]]]:
-    """Add actions (and their parsed stats) for files already at their final paths."""
+    """Add actions (and their parsed stats) for files already at their final paths.
+
+    ``data_change=False`` marks a rearrangement of rows already in the table (compaction).
+    """
 
     def one(f: FileInfo) -> tuple[AddAction, dict[str, Any]]:
         with storage.open(f.rel_path) as handle:
@@ -130,7 +134,7 @@ def build_add_actions(
             size=f.size,
             partition_values=partition_values(f.rel_path, partition_by),
             modification_time=f.mtime_ms,
-            data_change=True,
+            data_change=data_change,
             stats=json.dumps(stats, allow_nan=False, separators=(",", ":")),
         )
         return action, stats

@@ -72,6 +72,9 @@ JOBS: dict[str, JobRef] = {
         "jobs/campaigns.py", "telcoseg.campaigns.job:run", "telcoseg.campaigns.job:add_args"
     ),
     "report": JobRef("jobs/report.py", "jobs/report.py:run", "jobs/report.py:add_args"),
+    "maintain": JobRef(
+        "jobs/maintain.py", "telcoseg.maintenance.job:run", "telcoseg.maintenance.job:add_args"
+    ),
 }
 
 
