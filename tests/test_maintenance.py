@@ -112,6 +112,22 @@ def test_maintain_compacts_vacuums_and_cleans_without_changing_rows(
     assert delta.read_table(spark, events, version=8).count() == 18
 
 
+def test_tables_listed_in_skip_compaction_keep_their_files(
+    spark: SparkSession, lake: dict[str, Any]
+) -> None:
+    cfg = from_dict(
+        {
+            "paths": {"root": str(lake["root"])},
+            "maintenance": {"skip_compaction": ["silver/events"]},
+        },
+        "test.yaml",
+    )
+    active = len(delta._active_paths(delta._open(str(lake["events"]))))
+    out = run(spark, cfg, argparse.Namespace(dry_run=False, tables="silver/events"))
+    assert (out["tables"], out["files_compacted"]) == (1, 0)
+    assert len(delta._active_paths(delta._open(str(lake["events"])))) == active >= 18
+
+
 def test_unknown_table_or_bad_setting_fails_the_job(
     spark: SparkSession, lake: dict[str, Any]
 ) -> None:

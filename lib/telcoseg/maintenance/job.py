@@ -69,7 +69,7 @@ def maintain_table(
     spark: SparkSession, path: str, table: str, settings: Settings, dry_run: bool
 ) -> TableResult:
     res = TableResult(table)
-    if settings.compact and not dry_run:
+    if settings.compact and not dry_run and table not in settings.skip_compaction:
         try:
             res.compacted, res.written = delta.compact(
                 spark,

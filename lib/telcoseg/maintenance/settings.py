@@ -16,6 +16,9 @@ class Settings:
     compact: bool = True
     small_file_mb: int = 32
     min_small_files: int = 8
+    # Tables whose files are never merged: bronze/number_lookup drops whole files by
+    # their plan tag and age, which a merged file (one age, many tags) would defeat.
+    skip_compaction: tuple[str, ...] = ("bronze/number_lookup",)
     # Delete the files a commit removed this many hours ago (time travel reaches back
     # this far; Delta's own default is a week). Until then removed rows, phone numbers
     # of bronze included, are still on disk.
@@ -38,6 +41,7 @@ class Settings:
             )
         if self.staging_hours < 1:
             raise ValueError("staging_hours must be >= 1: a running job's files are staged")
-        for i, t in enumerate(self.tables):
-            if not _TABLE.match(t):
-                raise ValueError(f"tables[{i}] must look like silver/cdr, got {t!r}")
+        for key in ("tables", "skip_compaction"):
+            for i, t in enumerate(getattr(self, key)):
+                if not _TABLE.match(t):
+                    raise ValueError(f"{key}[{i}] must look like silver/cdr, got {t!r}")
