@@ -392,6 +392,8 @@ def test_stored_numbers_of_an_old_tag_or_past_retention_are_dropped(
     second = run_ingest(spark, cfg)
     assert second.numbers_parsed == second.distinct_numbers == 2  # nothing reused
     assert second.numbers_pruned == first.distinct_numbers
+    pruned = first.distinct_numbers
+    assert f"phone numbers: 2 distinct, 2 parsed, {pruned} dropped" in second.table()
     stored = delta.read_table(spark, path).collect()
     assert len(stored) == 2
     (tag,) = {r["plan_tag"] for r in stored}

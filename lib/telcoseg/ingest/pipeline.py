@@ -98,6 +98,11 @@ class RunReport:
             )
         if not self.counts:
             lines.append("nothing new to ingest")
+        elif "silver" in self.layers:
+            lines.append(
+                f"phone numbers: {self.distinct_numbers} distinct, {self.numbers_parsed} "
+                f"parsed, {self.numbers_pruned} dropped from bronze/number_lookup"
+            )
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
