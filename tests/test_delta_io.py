@@ -337,6 +337,22 @@ def test_compact_rewrites_small_files_per_partition_without_changing_rows(
     assert delta.table_version(path) == v + 1
 
 
+def test_compact_splits_a_partition_past_the_target_file_size(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "t")
+    for i in range(4):
+        more = rows(
+            spark, [(i, D1, f"n{i}", None, None, None), (10 + i, D1, None, None, None, None)]
+        )
+        delta.write_table(more, path, mode="append", partition_by=["day"])
+    before = delta.read_table(spark, path).collect()
+    # A target below one row's share of the bytes: a file per row.
+    removed, added = delta.compact(spark, path, min_files=3, target_file_bytes=1)
+    assert added == 8 and removed >= 4
+    assertDataFrameEqual(delta.read_table(spark, path), before)
+
+
 def test_vacuum_deletes_only_files_removed_before_the_retention(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -567,6 +567,7 @@ class _WriteTxn:
         removes: Sequence[str] = (),
         read_version: int | None = None,
         data_change: bool = True,
+        write_options: Mapping[str, str] | None = None,
     ) -> None:
         self.df = df
         self.path = path
@@ -579,6 +580,7 @@ class _WriteTxn:
         self.removes = list(removes)
         self.read_version = read_version
         self.data_change = data_change
+        self.write_options = dict(write_options or {})
         self.storage = TableStorage(self.uri)
         self.moved: list[str] = []
         self.adds: list[AddAction] = []
@@ -666,7 +668,7 @@ class _WriteTxn:
         try:
             try:
                 with _parquet_micros(df.sparkSession):
-                    writer = df.write.mode("errorifexists")
+                    writer = df.write.mode("errorifexists").options(**self.write_options)
                     if self.partition_by:
                         writer = writer.partitionBy(*self.partition_by)
                     writer.parquet(spark_uri(f"{self.uri}/{self.stage_dir}"))
@@ -992,9 +994,11 @@ def compact(
     small_file_bytes: int = 32 << 20,
     min_files: int = 8,
     commit_info: Mapping[str, Any] | None = None,
+    target_file_bytes: int = 256 << 20,
 ) -> tuple[int, int]:
     """Rewrite the small files of each partition that has at least ``min_files`` of them
-    into one file, in one commit marked ``dataChange=false`` (the rows do not change).
+    into files of about ``target_file_bytes`` (one, usually), in one commit marked
+    ``dataChange=false`` (the rows do not change).
 
     Spark reads and writes the rows; the driver only commits. Returns (files removed,
     files added); (0, 0) when nothing qualifies. A concurrent rewrite of the same files
@@ -1027,8 +1031,11 @@ def compact(
         .option("basePath", base)
         .parquet(*[f"{base}/{rel}" for rel in files])
     )
-    # Hashing on the partition columns sends each partition to one task: one file each.
+    # Hashing on the partition columns sends each partition to one task, which starts a
+    # new file every max_records rows: the old files' bytes per row sets the file size.
     rows = rows.repartition(len(chosen), *parts) if parts else rows.coalesce(1)
+    size = sum(int(active[rel]["size_bytes"]) for rel in files)
+    max_records = max(1, int(target_file_bytes * expected / max(size, 1)))
     txn = _WriteTxn(
         rows,
         path,
@@ -1040,6 +1047,7 @@ def compact(
         removes=files,
         read_version=version,
         data_change=False,
+        write_options={"maxRecordsPerFile": str(max_records)},
     )
     txn.stage()
     if txn.rows != expected:

@@ -77,6 +77,7 @@ def maintain_table(
                 settings.small_file_mb << 20,
                 settings.min_small_files,
                 {"job": "maintain"},
+                settings.target_file_mb << 20,
             )
         except ConcurrentWriteError as exc:
             # Another job rewrote the same files: nothing was changed; the next run retries.

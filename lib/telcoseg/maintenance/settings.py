@@ -16,6 +16,7 @@ class Settings:
     compact: bool = True
     small_file_mb: int = 32
     min_small_files: int = 8
+    target_file_mb: int = 256  # the size of the files they become
     # Tables whose files are never merged: bronze/number_lookup drops whole files by
     # their plan tag and age, which a merged file (one age, many tags) would defeat.
     skip_compaction: tuple[str, ...] = ("bronze/number_lookup",)
@@ -33,6 +34,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.small_file_mb < 1:
             raise ValueError("small_file_mb must be >= 1")
+        if self.target_file_mb < self.small_file_mb:
+            raise ValueError("target_file_mb must be >= small_file_mb")
         if self.min_small_files < 2:
             raise ValueError("min_small_files must be >= 2 (one file is already compact)")
         if self.retain_hours < 1:
