@@ -3,7 +3,8 @@
 Daily appends leave many small files in each partition (every ingest run adds some to
 each date it touches), and every overwrite, upsert or retention rule leaves removed
 files on disk for time travel. This job rewrites a partition's small files into one
-(Spark reads and writes the rows; the commit says ``dataChange=false``), deletes files
+(or a few past ``target_file_mb``; Spark reads and writes the rows, the commit says
+``dataChange=false``), deletes files
 removed more than ``retain_hours`` ago (delta-rs vacuum: the log and the file system
 only) and staging folders of writes that never committed.
 

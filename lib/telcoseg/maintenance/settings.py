@@ -12,7 +12,8 @@ _TABLE = re.compile(r"^[A-Za-z0-9_]+/[A-Za-z0-9_]+$")
 class Settings:
     """Validated ``maintenance:`` section."""
 
-    # Rewrite a partition's small files into one when it has at least this many.
+    # Rewrite a partition's files under small_file_mb when it has min_small_files of
+    # them, into files of about target_file_mb (usually one).
     compact: bool = True
     small_file_mb: int = 32
     min_small_files: int = 8
