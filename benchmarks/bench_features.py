@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bandicoot-users", type=int, default=200)
     p.add_argument("--partitions", type=int, default=8)
     p.add_argument("--families", action="store_true", help="also time each family alone")
+    p.add_argument("--page-size", default=SparkSettings.page_size, help="spark.buffer.pageSize")
     args = p.parse_args(argv)
     n_records = int(args.records)
     n_users = max(1, n_records // args.records_per_user)
@@ -189,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             driver_memory="8g",
             shuffle_partitions=args.partitions,
             log_level="ERROR",
+            page_size=args.page_size,
         )
     )
     settings = Settings(window_days=WINDOW_DAYS, partitions=args.partitions)
@@ -255,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         "records": n_records,
         "subscribers": n_users,
         "window_days": WINDOW_DAYS,
+        "page_size": args.page_size,
         "generate_s": round(gen_s, 1),
         "bare_scan_count_s": round(bare_s, 2),
         "bare_scan_count_again_s": round(bare_again_s, 2),

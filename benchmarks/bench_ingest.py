@@ -176,6 +176,7 @@ def main() -> None:
     p.add_argument("--files", type=int, default=40)
     p.add_argument("--master", default="local[2]")
     p.add_argument("--driver-memory", default="6g")
+    p.add_argument("--page-size", default=SparkSettings.page_size, help="spark.buffer.pageSize")
     p.add_argument(
         "--workdir", default=os.path.join(tempfile.gettempdir(), "telcoseg-bench-ingest")
     )
@@ -192,7 +193,12 @@ def main() -> None:
     rows = int(args.rows)
     work = Path(args.workdir)
     spark = build_local_session(
-        SparkSettings(master=args.master, driver_memory=args.driver_memory, shuffle_partitions=8)
+        SparkSettings(
+            master=args.master,
+            driver_memory=args.driver_memory,
+            shuffle_partitions=8,
+            page_size=args.page_size,
+        )
     )
     landing = Path(args.landing) if args.landing else work / f"landing-{rows}-{args.pool}"
     if not args.landing and not (landing / "cdr").exists():
@@ -218,6 +224,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "rows": None,
         "cores": spark.sparkContext.defaultParallelism,
+        "page_size": args.page_size,
         "master": args.master,
         "machine": platform.platform(),
         "cpu_count": os.cpu_count(),

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from telcoseg.config import load_config
 from telcoseg.errors import ConfigError
@@ -49,3 +50,10 @@ def test_overrides_are_validated_too(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_local_sessions_use_small_memory_pages(tmp_path: Path, spark: SparkSession) -> None:
+    # The session fixture is built by telcoseg.session.build_local_session.
+    assert spark.sparkContext.getConf().get("spark.buffer.pageSize") == "1m"
+    p = write(tmp_path, "spark:\n  page_size: 8m\n")
+    assert load_config(p).spark.page_size == "8m"

@@ -168,6 +168,9 @@ class SparkSettings:
     shuffle_partitions: int = 8
     advisory_partition_size: str = "64m"
     max_partition_bytes: str = "128m"
+    # Memory page of Spark's sorts and hash aggregations (spark.buffer.pageSize); Spark's
+    # own default is 64m with this much memory. See telcoseg.session.build_local_session.
+    page_size: str = "1m"
     ui_enabled: bool = False
     log_level: str = "WARN"
     extra: dict[str, str] = field(default_factory=dict)
