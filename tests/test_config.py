@@ -57,3 +57,18 @@ def test_local_sessions_use_small_memory_pages(tmp_path: Path, spark: SparkSessi
     assert spark.sparkContext.getConf().get("spark.buffer.pageSize") == "1m"
     p = write(tmp_path, "spark:\n  page_size: 8m\n")
     assert load_config(p).spark.page_size == "8m"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("page_size: 1 MB", r"spark: page_size must be a size like 512k, 64m or 4g, got '1 MB'"),
+        ("driver_memory: lots", r"spark: driver_memory must be a size"),
+        ("shuffle_partitions: 0", r"spark: shuffle_partitions must be at least 1"),
+    ],
+)
+def test_bad_spark_sizes_fail_before_spark_starts(
+    tmp_path: Path, setting: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"c\.yaml: {message}"):
+        load_config(write(tmp_path, f"spark:\n  {setting}\n"))

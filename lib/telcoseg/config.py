@@ -15,6 +15,7 @@ import datetime as dt
 import enum
 import importlib
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -174,6 +175,26 @@ class SparkSettings:
     ui_enabled: bool = False
     log_level: str = "WARN"
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Spark would reject a bad size only as the JVM starts, with a Java stack trace.
+        for name in (
+            "driver_memory",
+            "advisory_partition_size",
+            "max_partition_bytes",
+            "page_size",
+        ):
+            value = getattr(self, name)
+            if not _SIZE.fullmatch(value.strip().lower()):
+                raise ValueError(f"{name} must be a size like 512k, 64m or 4g, got {value!r}")
+        if self.shuffle_partitions < 1:
+            raise ValueError(
+                f"shuffle_partitions must be at least 1, got {self.shuffle_partitions}"
+            )
+
+
+# Spark's byte strings (JavaUtils.byteStringAs): digits, then an optional unit.
+_SIZE = re.compile(r"[0-9]+([kmgtp]b?|b)?")
 
 
 @dataclass(frozen=True)
