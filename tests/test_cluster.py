@@ -46,11 +46,11 @@ def test_jobs_run_on_a_standalone_cluster(tmp_path: Path) -> None:
     # Each job ran as an application on the worker, not in local mode.
     apps = list((tmp_path / "cluster" / "worker").glob("app-*"))
     assert len(apps) == len(steps) + 1
-    silver = delta.describe(str(root / "lake" / "silver" / "cdr"))
+    silver = delta.describe(str(lake / "silver" / "cdr"))
     assert silver["rows"] > 1000 and silver["partition_columns"] == ["event_date"]
-    gold = delta.describe(str(root / "lake" / "gold" / "behavior_vectors"))
+    gold = delta.describe(str(lake / "gold" / "behavior_vectors"))
     assert 35 <= gold["rows"] <= 41  # one row per generated line (a few may be inactive)
-    runs = delta.history(str(root / "lake" / "ops" / "ingest_runs"))
+    runs = delta.history(str(lake / "ops" / "ingest_runs"))
     ops = [(h.get("telcoseg") or {}).get("operation") for h in runs]
     # One ingest run; maintain may have rewritten its small files since.
     assert ops.count(None) == 1 and set(ops) <= {None, "COMPACT"}
