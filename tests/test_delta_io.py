@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from chispa import assert_df_equality
 from deltalake import DeltaTable
@@ -407,3 +408,16 @@ def test_prepared_writes_are_invisible_until_committed(spark: SparkSession, tmp_
     dropped.discard()
     assert delta.table_version(path) == 1
     assert len(data_files(tmp_path / "t")) == len(DeltaTable(path).file_uris())
+
+
+def test_write_options_reach_the_parquet_writer(spark: SparkSession, tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    df = spark.range(60_000).select(F.col("id"), F.sha2(F.col("id").cast("string"), 256).alias("h"))
+    pending = delta.prepare_write(
+        df.coalesce(1), str(path), write_options={"parquet.block.size": str(256 * 1024)}
+    )
+    pending.commit()
+    (only,) = data_files(path)
+    # ~4.7 MB of hashes in 256 KB row groups; Spark's default would be one row group.
+    assert pq.ParquetFile(path / only).metadata.num_row_groups > 4
+    assert delta.read_table(spark, str(path)).count() == 60_000

@@ -34,11 +34,13 @@ from telcoseg.ingest.contract import SOURCES
 from telcoseg.ingest.hmac_key import KeySource, pseudonym
 from telcoseg.ingest.phones import NumberPlan, lookup_imeis, lookup_numbers
 from telcoseg.ingest.pipeline import (
+    SPLITS_PER_CORE,
     RunReport,
     prune_number_lookup,
     run_bronze,
     run_ingest,
     run_silver,
+    silver_conf,
 )
 from telcoseg.io import delta
 
@@ -594,3 +596,21 @@ def test_no_key_refuses_to_start(
     with pytest.raises(SecretError, match="cannot read the pseudonymization key"):
         run_ingest(spark, cfg)
     assert versions(cfg) == before
+
+
+MIN_SPLITS = "spark.sql.files.minPartitionNum"
+
+
+def test_silver_asks_for_scan_splits_per_core_and_gives_the_session_back(
+    spark: SparkSession, world: dict[str, Any]
+) -> None:
+    assert world["report"].counts  # a silver run happened in this session
+    assert spark.conf.get(MIN_SPLITS, None) is None  # the run restored (unset) it
+    cores = spark.sparkContext.defaultParallelism
+    assert silver_conf(spark) == {MIN_SPLITS: str(SPLITS_PER_CORE * cores)}
+    spark.conf.set(MIN_SPLITS, str(SPLITS_PER_CORE * cores + 5))
+    try:
+        # An operator's larger setting is kept.
+        assert silver_conf(spark) == {MIN_SPLITS: str(SPLITS_PER_CORE * cores + 5)}
+    finally:
+        spark.conf.unset(MIN_SPLITS)

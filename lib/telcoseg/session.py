@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -133,3 +135,22 @@ def for_iterative_fitting(df: DataFrame) -> DataFrame:
     except Exception:  # Spark Connect has no SparkContext: leave the partitioning as is
         return df
     return df.coalesce(max(1, int(cores)))
+
+
+@contextmanager
+def session_conf(spark: SparkSession, wanted: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) session settings; restore them afterwards."""
+    before = {k: spark.conf.get(k, None) for k in wanted}
+    for k, v in wanted.items():
+        if v is None:
+            spark.conf.unset(k)
+        else:
+            spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, old in before.items():
+            if old is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, old)

@@ -8,8 +8,7 @@ import datetime as dt
 import logging
 import os
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pyspark.sql.functions as F
@@ -23,6 +22,7 @@ from telcoseg.generator import hashrand as hr
 from telcoseg.generator.population import PERSONA_BEHAVIOUR, population_df
 from telcoseg.generator.settings import Settings
 from telcoseg.generator.writer import reset_dir, write_files
+from telcoseg.session import session_conf
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +49,6 @@ CDR_INPUT = (
 )
 COLLAPSE_PROJECT = "org.apache.spark.sql.catalyst.optimizer.CollapseProject"
 APP_INPUT = ("sub_id", "msisdn", "data_mb", "data_intensity", "app_weights")
-
-
-@contextmanager
-def session_conf(spark: SparkSession, wanted: dict[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, unset) session settings; restore them afterwards."""
-    before = {k: spark.conf.get(k, None) for k in wanted}
-    for k, v in wanted.items():
-        if v is None:
-            spark.conf.unset(k)
-        else:
-            spark.conf.set(k, v)
-    try:
-        yield
-    finally:
-        for k, old in before.items():
-            if old is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, old)
 
 
 def generator_conf(spark: SparkSession, days: int) -> AbstractContextManager[None]:

@@ -343,18 +343,29 @@ def prepare_write(
     partition_by: Sequence[str] | None = None,
     replace_where: Mapping[str, Any] | None = None,
     commit_info: Mapping[str, Any] | None = None,
+    write_options: Mapping[str, str] | None = None,
 ) -> PendingWrite:
     """Like :func:`write_table` but stops before the commit.
 
     With delta-spark the native writer has no separate commit step: the write is deferred
     to :meth:`PendingWrite.commit` and :meth:`PendingWrite.read` recomputes ``df``.
+    ``write_options`` go to Spark's Parquet writer (e.g. ``parquet.block.size``).
     """
     if has_delta_extension(df.sparkSession):
-        return _DeferredNativeWrite(df, path, mode, partition_by, replace_where)
+        return _DeferredNativeWrite(df, path, mode, partition_by, replace_where, write_options)
     if replace_where and mode != "overwrite":
         raise DeltaWriteError("replace_where needs mode='overwrite'")
     _check_column_names(df.schema, path)
-    txn = _WriteTxn(df, path, mode, list(partition_by or []), replace_where, commit_info, False)
+    txn = _WriteTxn(
+        df,
+        path,
+        mode,
+        list(partition_by or []),
+        replace_where,
+        commit_info,
+        False,
+        write_options=write_options,
+    )
     txn.stage()
     return PendingWrite(txn)
 
@@ -367,9 +378,11 @@ class _DeferredNativeWrite(PendingWrite):
         mode: WriteMode,
         partition_by: Sequence[str] | None,
         replace_where: Mapping[str, Any] | None,
+        write_options: Mapping[str, str] | None = None,
     ) -> None:
         self.df, self.path, self.mode = df, path, mode
         self.partition_by, self.replace_where = list(partition_by or []), replace_where
+        self.write_options = dict(write_options or {})
         self.committed_version = None
 
     @property
@@ -386,7 +399,13 @@ class _DeferredNativeWrite(PendingWrite):
     def commit(self) -> int:
         if self.committed_version is None:
             self.committed_version = _native_write(
-                self.df, self.path, self.mode, self.partition_by, self.replace_where, False
+                self.df,
+                self.path,
+                self.mode,
+                self.partition_by,
+                self.replace_where,
+                False,
+                self.write_options,
             )
         return self.committed_version
 
@@ -890,8 +909,10 @@ def _native_write(
     partition_by: list[str],
     replace_where: Mapping[str, Any] | None,
     overwrite_schema: bool,
+    write_options: Mapping[str, str] | None = None,
 ) -> int:
     writer = df.write.format("delta").mode("errorifexists" if mode == "error" else mode)
+    writer = writer.options(**dict(write_options or {}))
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     if replace_where:
