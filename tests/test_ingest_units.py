@@ -92,6 +92,24 @@ def test_row_positions_keep_file_order_when_spark_splits_a_csv(
         assert [r["cell_id"] for r in mine] == [f"{name}-{i}" for i in range(n)]
 
 
+def test_source_file_is_the_path_below_the_landing_root_for_awkward_names(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """Spark URL-encodes the path of every row; source_file is the path as named."""
+    root = tmp_path / "land zone+1"
+    folder = root / "cells"
+    folder.mkdir(parents=True)
+    names = ["plain.csv", "a b+c%20d.csv", "caf\u00e9 #1.csv"]
+    for i, name in enumerate(names):
+        (folder / name).write_text(f"cell_id,latitude,longitude\n{i}-x,1.0,2.0\n{i}-y,1.5,2.5\n")
+    files = landing.discover(str(root), "cells")
+    (group,) = landing.plan_reads(files, SOURCES["cells"], Settings().mapping("cells"))
+    rows = landing.read_group(spark, group, str(root)).collect()
+    got = sorted((r["cell_id"], r["source_file"]) for r in rows)
+    want = sorted((f"{i}-{s}", f"cells/{name}") for i, name in enumerate(names) for s in ("x", "y"))
+    assert got == want
+
+
 def test_text_parsers_return_null_instead_of_failing(spark: SparkSession) -> None:
     df = spark.createDataFrame(
         [("12", "0.10", "YES", "2026-03-02"), ("12s", "EUR0.10", "maybe", "2026-02-30"),
