@@ -5,6 +5,7 @@ from pyspark.sql import SparkSession
 
 from telcoseg.config import load_config
 from telcoseg.errors import ConfigError
+from telcoseg.session import session_conf
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -72,3 +73,24 @@ def test_bad_spark_sizes_fail_before_spark_starts(
 ) -> None:
     with pytest.raises(ConfigError, match=rf"c\.yaml: {message}"):
         load_config(write(tmp_path, f"spark:\n  {setting}\n"))
+
+
+def test_session_conf_sets_for_the_block_and_restores_after(spark: SparkSession) -> None:
+    kept, added, removed = (
+        "spark.sql.files.openCostInBytes",
+        "spark.sql.files.minPartitionNum",
+        "spark.sql.files.maxRecordsPerFile",
+    )
+    spark.conf.set(kept, "1234")
+    spark.conf.set(removed, "77")
+    try:
+        with session_conf(spark, {kept: "999", added: "16", removed: None}):
+            assert spark.conf.get(kept) == "999"
+            assert spark.conf.get(added) == "16"
+            assert spark.conf.get(removed, None) is None
+        assert spark.conf.get(kept) == "1234"
+        assert spark.conf.get(added, None) is None
+        assert spark.conf.get(removed) == "77"
+    finally:
+        for key in (kept, added, removed):
+            spark.conf.unset(key)
