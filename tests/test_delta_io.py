@@ -421,3 +421,19 @@ def test_write_options_reach_the_parquet_writer(spark: SparkSession, tmp_path: P
     # ~4.7 MB of hashes in 256 KB row groups; Spark's default would be one row group.
     assert pq.ParquetFile(path / only).metadata.num_row_groups > 4
     assert delta.read_table(spark, str(path)).count() == 60_000
+
+
+def test_timestamps_are_written_as_micros_and_the_session_setting_is_given_back(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    key = "spark.sql.parquet.outputTimestampType"
+    before = spark.conf.get(key)
+    spark.conf.unset(key)  # Spark's own default (INT96), as under spark-submit
+    try:
+        delta.write_table(base(spark), str(tmp_path / "t"))
+        assert spark.conf.get(key, None) in (None, "INT96")  # not left at micros
+    finally:
+        spark.conf.set(key, before)
+    (first, *_) = data_files(tmp_path / "t")
+    ts = pq.ParquetFile(tmp_path / "t" / first).schema_arrow.field("ts").type
+    assert ts == pa.timestamp("us", tz="UTC") or ts == pa.timestamp("us")

@@ -20,8 +20,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -52,7 +51,7 @@ from telcoseg.errors import (
 )
 from telcoseg.io.stats import HIVE_NULL, build_add_actions
 from telcoseg.io.storage import TableStorage, normalize_uri, spark_uri
-from telcoseg.session import has_delta_extension
+from telcoseg.session import has_delta_extension, session_conf
 
 log = logging.getLogger(__name__)
 
@@ -558,17 +557,9 @@ def _delta_schema(schema: T.StructType) -> DeltaSchema:
     return DeltaSchema.from_arrow(arrow)
 
 
-@contextmanager
-def _parquet_micros(spark: SparkSession) -> Iterator[None]:
-    """INT96 timestamps have no stats and become timestamp_nanos in Delta: use micros."""
-    key = "spark.sql.parquet.outputTimestampType"
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, "TIMESTAMP_MICROS")
-    try:
-        yield
-    finally:
-        if before is not None and before != "TIMESTAMP_MICROS":
-            spark.conf.set(key, before)
+# INT96 timestamps have no stats and become timestamp_nanos in Delta: write micros. A SQL
+# setting, not a writer option (Spark copies it from the session into the Parquet writer).
+_PARQUET_MICROS = {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}
 
 
 class _WriteTxn:
@@ -686,7 +677,7 @@ class _WriteTxn:
         self.schema = df.schema
         try:
             try:
-                with _parquet_micros(df.sparkSession):
+                with session_conf(df.sparkSession, _PARQUET_MICROS):
                     writer = df.write.mode("errorifexists").options(**self.write_options)
                     if self.partition_by:
                         writer = writer.partitionBy(*self.partition_by)
