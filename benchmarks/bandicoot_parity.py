@@ -31,8 +31,10 @@ from types import ModuleType
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from telcoseg.features.catalogue import bandicoot_key_to_column, bandicoot_keys
+from telcoseg.features.records import tie_break
 from telcoseg.features.settings import Settings
 from telcoseg.features.vectors import bandicoot_records, indicators_from_records, persisted
 from telcoseg.schemas import SILVER_CDR, SILVER_CELLS
@@ -231,17 +233,28 @@ def local_naive(moment: dt.datetime, timezone: str) -> dt.datetime:
     return moment.astimezone(zoneinfo.ZoneInfo(timezone)).replace(tzinfo=None)
 
 
+def tie_breaks(spark: SparkSession, records: list[SyntheticRecord]) -> dict[str, int]:
+    """telcoseg's order of records within one second (``records.tie_break``), per record_id."""
+    ids = spark.createDataFrame([(r.record_id,) for r in records], "record_id string")
+    keyed = ids.select("record_id", tie_break(F.col("record_id")).alias("tb"))
+    return {row.record_id: row.tb for row in keyed.collect()}
+
+
 def write_bandicoot_csvs(
-    records: list[SyntheticRecord], cells: list[Cell], directory: Path, timezone: str = TIMEZONE
+    records: list[SyntheticRecord],
+    cells: list[Cell],
+    directory: Path,
+    order: dict[str, int],
+    timezone: str = TIMEZONE,
 ) -> tuple[list[str], Path]:
     """bandicoot's format: ``<user>.csv`` per user (rows in time order, ties by
-    record_id: the order telcoseg uses) and ``antennas.csv``."""
+    ``order[record_id]``: telcoseg's tie_break) and ``antennas.csv``."""
     directory.mkdir(parents=True, exist_ok=True)
     by_user: dict[str, list[SyntheticRecord]] = collections.defaultdict(list)
     for r in records:
         by_user[r.user_id].append(r)
     for user_id, rows in by_user.items():
-        rows.sort(key=lambda r: (local_naive(r.event_time, timezone), r.record_id))
+        rows.sort(key=lambda r: (local_naive(r.event_time, timezone), order[r.record_id]))
         with open(directory / f"{user_id}.csv", "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(CSV_FIELDS)
@@ -365,7 +378,7 @@ def run_parity(
 ) -> ParityReport:
     """Generate, run both implementations, compare."""
     records, cells = generate_records(n_users, seed)
-    user_ids, antennas = write_bandicoot_csvs(records, cells, workdir)
+    user_ids, antennas = write_bandicoot_csvs(records, cells, workdir, tie_breaks(spark, records))
     expected = bandicoot_indicators(workdir, user_ids, antennas, settings)
     cdr, cells_df = silver_frames(spark, records, cells)
     prepared = bandicoot_records(

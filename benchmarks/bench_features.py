@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 
 from telcoseg.config import SparkSettings
 from telcoseg.features.individual import weekly_individual
-from telcoseg.features.records import explode_time_scopes
+from telcoseg.features.records import explode_time_scopes, tie_break
 from telcoseg.features.settings import Settings
 from telcoseg.features.spatial import weekly_spatial
 from telcoseg.features.vectors import bandicoot_records, indicators_from_records
@@ -134,7 +134,7 @@ def bench_bandicoot(
         cdr.filter(F.col("subscriber_id").isin(ids))
         .select(
             "subscriber_id",
-            "record_id",
+            tie_break(F.col("record_id")).alias("tb"),
             F.when(F.col("event_type") == "voice", "call").otherwise("text").alias("interaction"),
             "direction",
             F.col("counterparty_id").alias("correspondent_id"),
@@ -142,7 +142,7 @@ def bench_bandicoot(
             F.col("duration_s").alias("call_duration"),
             F.col("cell_id").alias("antenna_id"),
         )
-        .orderBy("subscriber_id", "datetime", "record_id")
+        .orderBy("subscriber_id", "datetime", "tb")  # telcoseg's order
         .collect()
     )
     files: dict[str, list[Any]] = {}

@@ -41,6 +41,12 @@ def got(spark: SparkSession) -> dict[str, dict]:
         # CHURN: week 10 only C1, week 11 only C3 -> cosine distance 1.
         call("CHURN", "2026-03-03 12:00:00", "out", "X", 5, "C1"),
         call("CHURN", "2026-03-10 12:00:00", "out", "X", 5, "C3"),
+        # SAMESEC: two records in one second at C1 and C2. Within a second records follow
+        # tie_break(record_id) (xxhash64 & 2**63-1): x3 -> 2076341445724355077 comes before
+        # x1 -> 2271236414890220977, so the chunk is C2 (record_id order would say C1).
+        {**call("SAMESEC", "2026-03-09 11:00:00", "out", "X", 5, "C1"), "record_id": "x1"},
+        {**call("SAMESEC", "2026-03-09 11:00:00", "out", "X", 5, "C2"), "record_id": "x3"},
+        call("SAMESEC", "2026-03-09 12:00:00", "out", "X", 5, "C2"),
     ]
     df = bandicoot_features(
         cdr_df(spark, rows),
@@ -49,7 +55,7 @@ def got(spark: SparkSession) -> dict[str, dict]:
         timezone="UTC",
         settings=Settings(window_days=14, partitions=2),
     )
-    return {s: one_row(df, s) for s in ("TIE", "HOME", "DAY", "NOLOC", "CHURN")}
+    return {s: one_row(df, s) for s in ("TIE", "HOME", "DAY", "NOLOC", "CHURN", "SAMESEC")}
 
 
 def test_a_chunk_takes_its_most_frequent_position_first_seen_on_ties(got: dict) -> None:
@@ -59,6 +65,11 @@ def test_a_chunk_takes_its_most_frequent_position_first_seen_on_ties(got: dict) 
     assert tie["bc_radius_of_gyration" + P] == pytest.approx(6371 * math.radians(0.5), rel=1e-9)
     assert tie["bc_entropy_of_antennas" + P] == pytest.approx(math.log(2), rel=1e-12)
     assert tie["bc_frequent_antennas" + P] == 2.0  # ceil(0.8 * 2) = 2 bins need 2 antennas
+
+
+def test_records_of_one_second_are_ordered_by_their_tie_break(got: dict) -> None:
+    # Both bins are C2: one antenna. Had C1 been seen first, two.
+    assert got["SAMESEC"]["bc_number_of_antennas" + P] == 1.0
 
 
 def test_home_is_the_most_frequent_night_bin(got: dict) -> None:

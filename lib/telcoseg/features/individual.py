@@ -39,16 +39,16 @@ def _record_flags(scoped_df: DataFrame) -> DataFrame:
     """Per record: its interevent time and its part in a text conversation."""
     is_text = F.col("interaction") == "text"
     # Previous record of the same interaction in the same scope and ISO week.
-    by_interaction = Window.partitionBy(*KEY, "interaction").orderBy("ts", "record_id")
+    by_interaction = Window.partitionBy(*KEY, "interaction").orderBy("ts", "tb")
     # _conversations runs per correspondent over the week's records, in time order.
-    thread = Window.partitionBy(*KEY, "correspondent_id").orderBy("ts", "record_id")
+    thread = Window.partitionBy(*KEY, "correspondent_id").orderBy("ts", "tb")
     running = thread.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     base = scoped_df.select(
         *KEY,
         "interaction",
         "correspondent_id",
         "ts",
-        "record_id",
+        "tb",
         "day_bit",
         "is_out",
         "is_night",

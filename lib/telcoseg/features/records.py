@@ -3,7 +3,9 @@
 bandicoot keeps a record only if it is a call or a text with direction in/out, a
 correspondent and (for calls) an integer duration (``io.filter_record``); its datetime is
 the local wall-clock time at second resolution (``"%Y-%m-%d %H:%M:%S"``), and records are
-sorted by that local time (ties: ``record_id``, which the parity harness writes in order).
+sorted by that local time. Records of one user in the same second have no order of their
+own; telcoseg orders them by :func:`tie_break` of their ``record_id`` (a 63-bit hash), and
+the parity harness writes bandicoot's CSVs in that order.
 """
 
 from __future__ import annotations
@@ -21,6 +23,20 @@ from telcoseg.features.settings import Settings
 NO_ANTENNA = ""
 HALF_HOUR_S = 1800
 DAY_S = 86400
+# tie_break keeps 63 bits: non-negative, so its order as a long is its order as bits
+# and a prefix of it (spatial.py packs the top 30 bits) orders records the same way.
+TIE_BREAK_BITS = 63
+
+
+def tie_break(record_id: Column) -> Column:
+    """The order of one user's records within a second: a 63-bit hash of ``record_id``.
+
+    A long instead of the string keeps every sort key and "seen first" a number (the
+    spatial chain finds a chunk's first record with an aggregation, not a sort), and
+    the records shuffle one column fewer. Equal hashes of two records of one user in
+    one second (odds about 2**-63) would leave their order to the sort.
+    """
+    return F.xxhash64(record_id).bitwiseAND(F.lit((1 << TIE_BREAK_BITS) - 1))
 
 
 def is_night(seconds_of_day: Column, settings: Settings) -> Column:
@@ -58,11 +74,11 @@ def build_records(
 ) -> DataFrame:
     """Silver CDR (already windowed) -> one narrow row per bandicoot record.
 
-    Columns: subscriber_id, record_id, ts (local wall-clock epoch seconds), week (Monday
-    of the ISO week: bandicoot groups by ``isocalendar()[0:2]``), day_bit (``1 << ISO
-    weekday``), interaction (call|text), is_out, correspondent_id, call_duration (null for
-    texts), pos_id (the antenna's number, 0 for none), lat/lon (null when the antenna has
-    no location), is_night, is_weekend.
+    Columns: subscriber_id, tb (:func:`tie_break`), ts (local wall-clock epoch seconds),
+    week (Monday of the ISO week: bandicoot groups by ``isocalendar()[0:2]``), day_bit
+    (``1 << ISO weekday``), interaction (call|text), is_out, correspondent_id,
+    call_duration (null for texts), pos_id (the antenna's number, 0 for none), lat/lon
+    (null when the antenna has no location), is_night, is_weekend.
 
     Every column is shuffled (and cached) once per record, so the row carries only what
     the indicators read; calendar fields are integer arithmetic on ``ts`` rather than
@@ -95,7 +111,7 @@ def build_records(
     )
     base = cdr_df.filter(is_loadable).select(
         "subscriber_id",
-        "record_id",
+        tie_break(F.col("record_id")).alias("tb"),
         # Second resolution, as bandicoot parses "%Y-%m-%d %H:%M:%S".
         F.unix_seconds(F.from_utc_timestamp("event_time", timezone)).alias("ts"),
         interaction.alias("interaction"),
@@ -116,7 +132,7 @@ def build_records(
     )
     return with_cells.select(
         "subscriber_id",
-        "record_id",
+        "tb",
         "ts",
         F.date_from_unix_date((day_number - iso_dow + 1).cast("int")).alias("week"),
         F.pow(F.lit(2), iso_dow).cast("int").alias("day_bit"),  # exact for 2..128

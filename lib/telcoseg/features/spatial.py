@@ -9,8 +9,8 @@ empty position, which counts as one more place. The home is the most common bin 
 and shared by every scope (``User.recompute_home``).
 
 :func:`weekly_spatial` is one chain over the scoped records (hash-partitioned by
-subscriber_id, so nothing is shuffled again): one record-level window (time order: which
-record comes first), hash aggregations to bins, bins to positions, one sort of the
+subscriber_id, so nothing is shuffled again): hash aggregations of the records to bins (no
+record is sorted: "seen first" is a packed number), bins to positions, one sort of the
 positions (largest first) for the pareto count, the home and the week order, and two hash
 aggregations that give the per-week spatial values *and* the churn rate of each pair of
 consecutive weeks.
@@ -21,7 +21,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from telcoseg.features.records import HALF_HOUR_S
+from telcoseg.features.records import HALF_HOUR_S, TIE_BREAK_BITS
 from telcoseg.features.settings import Settings
 
 EARTH_RADIUS_KM = 6371.0
@@ -29,9 +29,12 @@ ALL_SCOPE = "allweek__allday"
 # Pseudo scopes: night bins of the whole window (home) and pairs of weeks (churn).
 HOME_SCOPE = "home"
 CHURN_SCOPE = "churn"
-# Sort keys packed into one long: "more bins first, then seen earlier" for max_by.
-# Record sequence numbers and half-hour chunks since 1970 stay far below 2**40.
-_SHIFT = 1 << 40
+# Sort keys packed into one long: "more bins first, then seen earlier" for max_by. A
+# record's "seen first" key (second of its chunk, top 30 bits of its tie_break) and
+# half-hour chunks since 1970 stay below 2**41; counts below 2**22 fit above them.
+_TB_KEEP = 30
+_TB_SCALE = 1 << _TB_KEEP
+_SHIFT = 1 << 41
 
 
 def great_circle_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
@@ -51,20 +54,26 @@ def _bins(scoped_df: DataFrame) -> DataFrame:
     in one ISO week, so the home bins come from the same per-chunk aggregation as the
     allweek/allday bins (night-only counts alongside), not from a second copy of the
     night records."""
-    # The record's rank in time order (ties: record_id) makes "seen first" a number, so
-    # every aggregation below is a hash aggregation on fixed-width buffers.
-    in_time = Window.partitionBy("subscriber_id", "scope").orderBy("ts", "record_id")
+    # "Seen first" is a number, so every aggregation below is a hash aggregation on
+    # fixed-width buffers and no record is sorted: the record's second within its
+    # half-hour chunk (< 2**11) above the top 30 bits of its tie_break. Only records of
+    # one chunk are compared, and this orders them as (ts, tb) does (the individual
+    # chain's time order, and the parity harness's CSV order).
+    chunk = F.floor(F.col("ts") / HALF_HOUR_S)
+    first_key = (F.col("ts") - chunk * HALF_HOUR_S) * _TB_SCALE + F.shiftright(
+        "tb", TIE_BREAK_BITS - _TB_KEEP
+    )
     home_row = (F.col("scope") == ALL_SCOPE) & F.col("is_night")
     ranked = scoped_df.select(
         "subscriber_id",
         "scope",
         "week",
-        F.floor(F.col("ts") / HALF_HOUR_S).alias("chunk"),
+        chunk.alias("chunk"),
         "pos_id",
         "lat",
         "lon",
         home_row.alias("home_row"),
-        F.row_number().over(in_time).alias("seq"),
+        first_key.alias("seq"),
     )
     per_position = ranked.groupBy("subscriber_id", "scope", "week", "chunk", "pos_id").agg(
         F.count(F.lit(1)).alias("cnt"),
@@ -75,7 +84,8 @@ def _bins(scoped_df: DataFrame) -> DataFrame:
         F.sum(F.when(F.col("home_row"), F.lit(1).cast("long"))).alias("cnt_h"),
         F.min(F.when(F.col("home_row"), F.col("seq"))).alias("first_seq_h"),
     )
-    # Most frequent position of the chunk; on a tie the one seen first. max_by skips
+    # Most frequent position of the chunk; on a tie the one seen first (equal keys need
+    # equal seconds and equal top 30 bits of two records' hashes). max_by skips
     # null keys once it has a non-null one: positions without night records never win.
     best = F.col("cnt") * _SHIFT - F.col("first_seq")
     best_h = F.col("cnt_h") * _SHIFT - F.col("first_seq_h")
