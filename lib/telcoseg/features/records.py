@@ -34,7 +34,9 @@ def tie_break(record_id: Column) -> Column:
     A long instead of the string keeps every sort key and "seen first" a number (the
     spatial chain finds a chunk's first record with an aggregation, not a sort), and
     the records shuffle one column fewer. Equal hashes of two records of one user in
-    one second (odds about 2**-63) would leave their order to the sort.
+    one second (odds about 2**-63) would leave their order to the sort; the spatial
+    chain compares only the top 30 bits (odds about 2**-30 per such pair), which matters
+    only if the two records' antennas also tie on their count in that half hour.
     """
     return F.xxhash64(record_id).bitwiseAND(F.lit((1 << TIE_BREAK_BITS) - 1))
 
