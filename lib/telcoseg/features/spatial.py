@@ -73,22 +73,22 @@ def _bins(scoped_df: DataFrame) -> DataFrame:
         "lat",
         "lon",
         home_row.alias("home_row"),
-        first_key.alias("seq"),
+        first_key.alias("first_key"),
     )
     per_position = ranked.groupBy("subscriber_id", "scope", "week", "chunk", "pos_id").agg(
         F.count(F.lit(1)).alias("cnt"),
-        F.min("seq").alias("first_seq"),
+        F.min("first_key").alias("first_key"),
         F.max("lat").alias("lat"),  # one antenna, one location
         F.max("lon").alias("lon"),
         # The same over the chunk's night records (home): null when it has none.
         F.sum(F.when(F.col("home_row"), F.lit(1).cast("long"))).alias("cnt_h"),
-        F.min(F.when(F.col("home_row"), F.col("seq"))).alias("first_seq_h"),
+        F.min(F.when(F.col("home_row"), F.col("first_key"))).alias("first_key_h"),
     )
     # Most frequent position of the chunk; on a tie the one seen first (equal keys need
     # equal seconds and equal top 30 bits of two records' hashes). max_by skips
     # null keys once it has a non-null one: positions without night records never win.
-    best = F.col("cnt") * _SHIFT - F.col("first_seq")
-    best_h = F.col("cnt_h") * _SHIFT - F.col("first_seq_h")
+    best = F.col("cnt") * _SHIFT - F.col("first_key")
+    best_h = F.col("cnt_h") * _SHIFT - F.col("first_key_h")
     bins = per_position.groupBy("subscriber_id", "scope", "week", "chunk").agg(
         F.max_by("pos_id", best).alias("pos_id"),
         F.max_by("lat", best).alias("lat"),
