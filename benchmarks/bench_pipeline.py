@@ -138,6 +138,43 @@ def shuffle_partitions_for(rows: int) -> int:
     return max(8, round(8 * rows / 10_000_000))
 
 
+def size_config(rows: int, root: Path, driver_memory: str) -> tuple[Any, dict[str, Any]]:
+    """The config of one size (and the overrides that make it from conf/telcoseg.yaml)."""
+    overrides: dict[str, Any] = {
+        "paths.root": str(root),
+        "spark.driver_memory": driver_memory,
+        "spark.shuffle_partitions": shuffle_partitions_for(rows),
+    }
+    cfg0 = load_config(REPO / "conf" / "telcoseg.yaml", overrides)
+    days = cfg0.section("generator").days
+    overrides["generator.subscribers"] = subscribers_for(rows, days)
+    return load_config(REPO / "conf" / "telcoseg.yaml", overrides), overrides
+
+
+def rerun_tasks(rows: int, root: Path, driver_memory: str, tasks: list[str], out: Path) -> None:
+    """Run ``tasks`` again, in workflow order, on the lake a finished run of ``rows`` left
+    in ``root`` (to re-measure stages after a change); writes their times to ``out``."""
+    cfg, _ = size_config(rows, root, driver_memory)
+    wf = load_workflow(str(REPO / "conf" / "workflow.yaml"))
+    unknown = set(tasks) - {t.name for t in wf.tasks}
+    if unknown:
+        raise SystemExit(f"unknown task(s): {sorted(unknown)}")
+    spark = build_local_session(cfg.spark)
+    stages = []
+    with PeakMemory() as mem:
+        for task in (t for t in wf.tasks if t.name in tasks):
+            res = run_workflow(spark, cfg, wf, only=[task.name], force=True)[0]
+            stages.append({"task": task.name, "status": res.status,
+                           "seconds": round(res.seconds, 1), **mem.take(),
+                           "metrics": res.metrics})  # fmt: skip
+            print(f"  {task.name:<22} {res.seconds:8.1f} s", flush=True)
+            out.write_text(json.dumps({"rows": rows, "root": str(root), "stages": stages,
+                                       "load_average_1m": round(os.getloadavg()[0], 1)},
+                                      indent=2, default=str) + "\n")  # fmt: skip
+    spark.stop()
+    print(f"wrote {out}")
+
+
 def run_size(
     rows: int,
     root: Path,
@@ -147,15 +184,7 @@ def run_size(
 ) -> dict[str, Any]:
     """Run the workflow task by task; ``save`` gets the partial result after each task.
     ``done``: stages of an earlier, cut-short run of this size to keep rather than re-run."""
-    overrides = {
-        "paths.root": str(root),
-        "spark.driver_memory": driver_memory,
-        "spark.shuffle_partitions": shuffle_partitions_for(rows),
-    }
-    cfg0 = load_config(REPO / "conf" / "telcoseg.yaml", overrides)
-    days = cfg0.section("generator").days
-    overrides["generator.subscribers"] = subscribers_for(rows, days)
-    cfg = load_config(REPO / "conf" / "telcoseg.yaml", overrides)
+    cfg, overrides = size_config(rows, root, driver_memory)
     wf = load_workflow(str(REPO / "conf" / "workflow.yaml"))
     spark = build_local_session(cfg.spark)
     kept = {s["task"]: s for s in done or [] if s.get("status") == "succeeded"}
@@ -236,10 +265,23 @@ def main() -> None:
     ap.add_argument("--root", help="work folder (default: a folder under /tmp, removed)")
     ap.add_argument("--driver-memory", default="12g")
     ap.add_argument("--resume", action="store_true", help="continue a size cut short")
+    ap.add_argument(
+        "--rerun",
+        action="append",
+        metavar="TASK",
+        help="with --root of a finished run: run only these tasks again (repeatable) and "
+        "write their times to --rerun-results; pipeline.json is left as it is",
+    )
+    ap.add_argument("--rerun-results", type=Path, default=RESULTS.with_name("pipeline_rerun.json"))
     args = ap.parse_args()
     configure_logging()
     ensure_demo_key()
     sizes = args.rows or [10_000_000]
+    if args.rerun:
+        if not args.root or len(sizes) != 1:
+            raise SystemExit("--rerun needs --root and one --rows")
+        rerun_tasks(sizes[0], Path(args.root), args.driver_memory, args.rerun, args.rerun_results)
+        return
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
     runs = previous.get("runs", {})
     for rows in sizes:

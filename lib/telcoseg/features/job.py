@@ -18,7 +18,9 @@ from telcoseg.config import Config
 from telcoseg.errors import ConfigError
 from telcoseg.features.population import SubscriberSubset
 from telcoseg.features.settings import Settings
-from telcoseg.features.vectors import behavior_vectors
+from telcoseg.features.vectors import bandicoot_records, behavior_vectors
+from telcoseg.features.weekly_store import TABLE as WEEKLY_TABLE
+from telcoseg.features.weekly_store import weekly_rows
 from telcoseg.logs import stage
 
 log = logging.getLogger(__name__)
@@ -73,32 +75,69 @@ def run(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> dict[str,
         for name in ("cdr", "cells", "subscribers", "app_usage")
     }
     out_path = cfg.paths.table("gold", GOLD_TABLE)
+    subset = _subset(spark, args)
+    if subset is None and settings.subscribers:
+        subset = list(settings.subscribers)
     with stage(log, "features") as st:
-        vectors = behavior_vectors(
+        records = bandicoot_records(
             silver["cdr"],
             silver["cells"],
-            silver["subscribers"],
-            silver["app_usage"],
             snapshot_date=snapshot,
             timezone=cfg.timezone,
             settings=settings,
-            subscribers=_subset(spark, args),
+            subscribers=subset,
         )
-        if table_exists(out_path):
-            version = write_table(
-                vectors,
-                out_path,
-                mode="overwrite",
-                partition_by=["snapshot_date"],
-                replace_where={"snapshot_date": snapshot},
+        weekly = None
+        if settings.weekly_cache:
+            weekly = weekly_rows(
+                spark,
+                store_path=cfg.paths.table("gold", WEEKLY_TABLE),
+                cdr_path=cfg.paths.table("silver", "cdr"),
+                records_df=records,
+                snapshot_date=snapshot,
+                timezone=cfg.timezone,
+                settings=settings,
+                subscribers=subset,
             )
-        else:
-            version = write_table(vectors, out_path, mode="error", partition_by=["snapshot_date"])
-        st.count(snapshot_date=snapshot, window_days=settings.window_days, version=version)
+        try:
+            stored = weekly.store() if weekly else []
+            vectors = behavior_vectors(
+                silver["cdr"],
+                silver["cells"],
+                silver["subscribers"],
+                silver["app_usage"],
+                snapshot_date=snapshot,
+                timezone=cfg.timezone,
+                settings=settings,
+                subscribers=subset,
+                records_df=records,
+                individual_weekly=weekly.frame if weekly else None,
+            )
+            if table_exists(out_path):
+                version = write_table(
+                    vectors,
+                    out_path,
+                    mode="overwrite",
+                    partition_by=["snapshot_date"],
+                    replace_where={"snapshot_date": snapshot},
+                )
+            else:
+                version = write_table(
+                    vectors, out_path, mode="error", partition_by=["snapshot_date"]
+                )
+        finally:
+            if weekly:
+                weekly.release()
+        reuse = {
+            "weeks_reused": len(weekly.reused) if weekly else 0,
+            "weeks_stored": len(stored),
+        }
+        st.count(snapshot_date=snapshot, window_days=settings.window_days, version=version, **reuse)
     return {
         "table": out_path,
         "snapshot_date": snapshot.isoformat(),
         "window_days": settings.window_days,
         "version": version,
         "columns": len(vectors.columns),
+        **reuse,
     }

@@ -56,6 +56,11 @@ class Settings:
     app_categories: tuple[str, ...] = DEFAULT_APP_CATEGORIES
     # Output partitions of the feature computation (records are clustered by subscriber).
     partitions: int = 8
+    # Keep each complete ISO week's individual indicators in gold/bandicoot_weekly and
+    # reuse them in later snapshots whose window holds the same week (features/weekly_store).
+    weekly_cache: bool = True
+    # Kept weeks that start more than this many days before a window are dropped (0: kept).
+    weekly_cache_days: int = 56
 
     def __post_init__(self) -> None:
         if self.window_days < 1:
@@ -69,6 +74,8 @@ class Settings:
             raise ValueError(f"pareto_percentage must be in (0, 1], got {self.pareto_percentage}")
         if "other" not in self.app_categories:
             raise ValueError("app_categories must include 'other' (it collects unlisted labels)")
+        if self.weekly_cache_days < 0:
+            raise ValueError(f"weekly_cache_days must be >= 0, got {self.weekly_cache_days}")
         if self.partitions < 1:
             raise ValueError(f"partitions must be >= 1, got {self.partitions}")
 

@@ -57,7 +57,9 @@ def bandicoot_records(
     return records.repartition(settings.partitions, "subscriber_id")
 
 
-def indicators_from_records(records_df: DataFrame, settings: Settings) -> DataFrame:
+def indicators_from_records(
+    records_df: DataFrame, settings: Settings, individual_weekly: DataFrame | None = None
+) -> DataFrame:
     """``subscriber_id`` + one ``bc_*`` column per ``bandicoot.utils.all`` key, in
     bandicoot's order, for every subscriber with at least one record.
 
@@ -69,9 +71,15 @@ def indicators_from_records(records_df: DataFrame, settings: Settings) -> DataFr
     Each chain prunes the record columns it needs, so their exchanges differ and are not
     reused: pass a persisted ``records_df`` (see :func:`persisted`) or the scan and the
     shuffle run twice.
+
+    ``individual_weekly``: the per-week individual rows, when the caller has them
+    (:func:`telcoseg.features.weekly_store.weekly_rows` reuses kept weeks); otherwise
+    they are computed from ``records_df``.
     """
     scoped = explode_time_scopes(records_df, settings)
-    individual = flatten_weekly(weekly_individual(scoped, settings), settings)
+    if individual_weekly is None:
+        individual_weekly = weekly_individual(scoped, settings)
+    individual = flatten_weekly(individual_weekly, settings)
     spatial = flatten_weekly(weekly_spatial(scoped, settings), settings)
     return individual.join(spatial, on="subscriber_id", how="left").select(
         "subscriber_id", *bandicoot_columns(settings)
@@ -125,12 +133,14 @@ def behavior_vectors(
     settings: Settings,
     subscribers: SubscriberSubset = None,
     records_df: DataFrame | None = None,
+    individual_weekly: DataFrame | None = None,
 ) -> DataFrame:
     """``subscriber_id, snapshot_date, bc_* ..., tc_* ...``: one row per subscriber known
     at the snapshot (subscribers table) or active in the window (CDR).
 
     ``records_df``: the (persisted) output of :func:`bandicoot_records` for the same
     arguments, if the caller has it; otherwise it is derived here.
+    ``individual_weekly``: see :func:`indicators_from_records`.
     """
     subset = _subset(settings, subscribers)
     if records_df is None:
@@ -142,7 +152,7 @@ def behavior_vectors(
             settings=settings,
             subscribers=subset,
         )
-    bc_df = indicators_from_records(records_df, settings)
+    bc_df = indicators_from_records(records_df, settings, individual_weekly)
     tc_df = telco_features(
         cdr_df,
         subscribers_df,

@@ -128,6 +128,12 @@ def describe(path: str) -> dict[str, Any]:
     }
 
 
+def active_files(path: str) -> list[dict[str, Any]]:
+    """The table's add actions, read from the log only: ``path``, ``size_bytes``,
+    ``modification_time``, ``num_records``, ``partition.<col>``, statistics."""
+    return pa.table(_open(path).get_add_actions(flatten=True)).to_pylist()
+
+
 def _active_paths(dtable: DeltaTable) -> dict[str, dict[str, Any]]:
     """Active files keyed by their on-disk relative path (the log's paths are URL-encoded)."""
     from urllib.parse import unquote
