@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from pyspark.sql import SparkSession
@@ -58,3 +61,16 @@ def hmac_key(monkeypatch: pytest.MonkeyPatch) -> str:
 def report_world(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> World:
     """A small synthetic lake with the report built on it (report and notebook tests)."""
     return build_world(spark, tmp_path_factory.mktemp("report"))
+
+
+@pytest.fixture(scope="session")
+def parity() -> ModuleType:
+    """benchmarks/bandicoot_parity.py, the parity harness and its user generator (it
+    imports bandicoot only when asked to run it)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bandicoot_parity.py"
+    spec = importlib.util.spec_from_file_location("bandicoot_parity", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bandicoot_parity"] = module
+    spec.loader.exec_module(module)
+    return module

@@ -6,7 +6,6 @@ Relative tolerance 1e-6 (absolute 1e-9 near zero); None/NaN only where bandicoot
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -18,18 +17,6 @@ from telcoseg.features.settings import Settings
 # Not importorskip: bandicoot needs the harness's Python 3.11 shim before it imports.
 if importlib.util.find_spec("bandicoot") is None:
     pytest.skip("bandicoot 0.6.0 is not installed (extra 'parity')", allow_module_level=True)
-
-HARNESS = Path(__file__).resolve().parents[1] / "benchmarks" / "bandicoot_parity.py"
-
-
-@pytest.fixture(scope="module")
-def parity() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bandicoot_parity", HARNESS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bandicoot_parity"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,7 +19,6 @@ from telcoseg.features.weekly_store import TABLE, complete_weeks
 from test_features_support import app_usage_df, subscribers_df
 
 delta = pytest.importorskip("telcoseg.io.delta")
-HARNESS = Path(__file__).resolve().parents[1] / "benchmarks" / "bandicoot_parity.py"
 D = dt.date
 
 
@@ -38,16 +35,6 @@ def test_complete_weeks_are_the_iso_weeks_wholly_inside_the_window() -> None:
         D(2026, 12, 21),
         D(2026, 12, 28),
     ]
-
-
-@pytest.fixture(scope="module")
-def parity() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bandicoot_parity_weekly", HARNESS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bandicoot_parity_weekly"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _conf(root: Path, name: str, cache: bool, tz: str) -> str:

@@ -48,7 +48,6 @@ from telcoseg.io import delta
 log = logging.getLogger(__name__)
 
 TABLE = "bandicoot_weekly"
-TAGS = ("source_tag", "settings_tag", "run_id")
 
 
 def complete_weeks(snapshot: dt.date, window_days: int) -> list[dt.date]:
