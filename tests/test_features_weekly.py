@@ -15,7 +15,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from telcoseg.config import load_config
 from telcoseg.features.job import add_args, run
-from telcoseg.features.weekly_store import TABLE, complete_weeks
+from telcoseg.features.weekly_store import TABLE, complete_weeks, week_fingerprints
 from test_features_support import app_usage_df, subscribers_df
 
 delta = pytest.importorskip("telcoseg.io.delta")
@@ -132,3 +132,25 @@ def test_reused_weeks_give_the_vectors_of_a_full_computation(
     now = after_late.where(F.col("subscriber_id") == who).first().asDict()
     moved = [k for k, v in now.items() if isinstance(v, float) and v != before[k]]
     assert moved, f"the late record changed nothing for {who}"
+
+
+def test_week_tags_follow_the_silver_files_of_the_weeks_dates(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "cdr")
+    schema = "record_id string, event_date date"
+
+    def write(rows: list[tuple[str, dt.date]], mode: str) -> None:
+        df = spark.createDataFrame(rows, schema)
+        delta.write_table(df, path, mode=mode, partition_by=["event_date"])
+
+    write([("a", D(2026, 3, 10)), ("b", D(2026, 3, 17))], "error")
+    weeks = [D(2026, 3, 9), D(2026, 3, 16)]
+    before = week_fingerprints(path, weeks)
+    # A late record for 2026-03-18 changes the tag of its week and only that one ...
+    write([("c", D(2026, 3, 18))], "append")
+    after = week_fingerprints(path, weeks)
+    assert after[D(2026, 3, 9)] == before[D(2026, 3, 9)]
+    assert after[D(2026, 3, 16)] != before[D(2026, 3, 16)]
+    # ... and the tags of the version a job read its records from stay what they were.
+    assert week_fingerprints(path, weeks, version=0) == before

@@ -67,13 +67,17 @@ def _subset(spark: SparkSession, args: argparse.Namespace) -> SubscriberSubset:
 
 def run(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
     """Read silver, compute the vectors, replace the snapshot's gold partition."""
-    from telcoseg.io.delta import read_table, table_exists, write_table
+    from telcoseg.io.delta import read_table, table_exists, table_version, write_table
 
     settings, snapshot = resolve_settings(cfg, args)
+    cdr_path = cfg.paths.table("silver", "cdr")
+    # One version of silver CDR for the records and the kept weeks' tags (weekly_store).
+    cdr_version = table_version(cdr_path) if table_exists(cdr_path) else None
     silver: dict[str, DataFrame] = {
         name: read_table(spark, cfg.paths.table("silver", name))
-        for name in ("cdr", "cells", "subscribers", "app_usage")
+        for name in ("cells", "subscribers", "app_usage")
     }
+    silver["cdr"] = read_table(spark, cdr_path, version=cdr_version)
     out_path = cfg.paths.table("gold", GOLD_TABLE)
     subset = _subset(spark, args)
     if subset is None and settings.subscribers:
@@ -92,12 +96,13 @@ def run(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> dict[str,
             weekly = weekly_rows(
                 spark,
                 store_path=cfg.paths.table("gold", WEEKLY_TABLE),
-                cdr_path=cfg.paths.table("silver", "cdr"),
+                cdr_path=cdr_path,
                 records_df=records,
                 snapshot_date=snapshot,
                 timezone=cfg.timezone,
                 settings=settings,
                 subscribers=subset,
+                cdr_version=cdr_version,
             )
         try:
             stored = weekly.store() if weekly else []

@@ -74,13 +74,16 @@ def settings_tag(settings: Settings, timezone: str) -> str:
     return _digest(json.dumps(shape, sort_keys=True))
 
 
-def week_fingerprints(cdr_path: str, weeks: Sequence[dt.date]) -> dict[dt.date, str]:
-    """``source_tag`` of each week: a hash of the silver CDR files its dates live in.
+def week_fingerprints(
+    cdr_path: str, weeks: Sequence[dt.date], version: int | None = None
+) -> dict[dt.date, str]:
+    """``source_tag`` of each week: a hash of the silver CDR files its dates live in, at
+    ``version`` of the table (the one the records were read from; default latest).
 
     Read from the Delta log only. Silver's ``event_date`` is the local date in the
     configured time zone, the same zone the features job puts records into weeks with.
     """
-    files = delta.active_files(cdr_path)
+    files = delta.active_files(cdr_path, version)
     partitioned = "event_date" in delta.partition_columns(cdr_path)
     out = {}
     for monday in weeks:
@@ -191,15 +194,19 @@ def weekly_rows(
     timezone: str,
     settings: Settings,
     subscribers: SubscriberSubset = None,
+    cdr_version: int | None = None,
 ) -> WeeklyRows:
     """Per-week individual rows for the snapshot, reusing kept complete weeks.
 
     ``records_df``: :func:`telcoseg.features.vectors.bandicoot_records` of the snapshot
-    (for the same ``subscribers``). Only a run over the whole base stores weeks; a
-    subset run reads the kept weeks of its subscribers and computes the rest.
+    (for the same ``subscribers``), read from version ``cdr_version`` of silver CDR: the
+    weeks are tagged with that version's files, so an ingest that commits while the job
+    runs cannot get its files into the tag of rows computed without them. Only a run
+    over the whole base stores weeks; a subset run reads the kept weeks of its
+    subscribers and computes the rest.
     """
     weeks = complete_weeks(snapshot_date, settings.window_days)
-    tags = week_fingerprints(cdr_path, weeks) if weeks else {}
+    tags = week_fingerprints(cdr_path, weeks, cdr_version) if weeks else {}
     tag = settings_tag(settings, timezone)
     runs = _kept_runs(spark, store_path, tags, tag)
     reused = sorted(runs)

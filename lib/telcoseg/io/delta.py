@@ -128,10 +128,11 @@ def describe(path: str) -> dict[str, Any]:
     }
 
 
-def active_files(path: str) -> list[dict[str, Any]]:
-    """The table's add actions, read from the log only: ``path``, ``size_bytes``,
-    ``modification_time``, ``num_records``, ``partition.<col>``, statistics."""
-    return pa.table(_open(path).get_add_actions(flatten=True)).to_pylist()
+def active_files(path: str, version: int | None = None) -> list[dict[str, Any]]:
+    """The table's add actions (at ``version``, default latest), read from the log only:
+    ``path``, ``size_bytes``, ``modification_time``, ``num_records``, ``partition.<col>``,
+    statistics."""
+    return pa.table(_open(path, version).get_add_actions(flatten=True)).to_pylist()
 
 
 def _active_paths(dtable: DeltaTable) -> dict[str, dict[str, Any]]:
