@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,7 +16,13 @@ from pyspark.testing import assertDataFrameEqual
 
 from telcoseg.config import load_config
 from telcoseg.features.job import add_args, run
-from telcoseg.features.weekly_store import TABLE, complete_weeks, week_fingerprints
+from telcoseg.features.settings import Settings
+from telcoseg.features.weekly_store import (
+    TABLE,
+    complete_weeks,
+    settings_tag,
+    week_fingerprints,
+)
 from test_features_support import app_usage_df, subscribers_df
 
 delta = pytest.importorskip("telcoseg.io.delta")
@@ -154,3 +161,18 @@ def test_week_tags_follow_the_silver_files_of_the_weeks_dates(
     assert after[D(2026, 3, 16)] != before[D(2026, 3, 16)]
     # ... and the tags of the version a job read its records from stay what they were.
     assert week_fingerprints(path, weeks, version=0) == before
+
+
+def test_settings_that_shape_a_week_change_its_tag_and_others_do_not() -> None:
+    base = Settings(window_days=14)
+    tag = settings_tag(base, "UTC")
+    changed = [
+        settings_tag(replace(base, pareto_percentage=0.7), "UTC"),
+        settings_tag(replace(base, weekend=(5, 6)), "UTC"),
+        settings_tag(replace(base, night_start="20:00"), "UTC"),
+        settings_tag(replace(base, split_week=True), "UTC"),
+        settings_tag(base, "Europe/Paris"),
+    ]
+    assert len({tag, *changed}) == 6
+    # The window and the output partitions do not shape a week's values.
+    assert settings_tag(replace(base, window_days=28, partitions=3), "UTC") == tag

@@ -15,7 +15,8 @@ A kept week is used only while its rows are what a fresh computation would give:
   compaction or a delete change the files, and the week is computed again. (If silver
   CDR is not partitioned by ``event_date``, every file counts for every week.)
 - ``settings_tag``: a hash of what shapes a week's values (weekend days, night hours,
-  the pareto percentage, the time-scope splits, the time zone) and of telcoseg's version.
+  the pareto percentage, the time-scope splits, the time zone), of telcoseg's version
+  and of the source of the modules that compute them.
 
 The spatial indicators need the home of the whole window first, so they are computed in
 full every time. Rows of one write carry its ``run_id``; a reader takes one run per week,
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import inspect
 import json
 import logging
 import uuid
@@ -70,8 +72,21 @@ def settings_tag(settings: Settings, timezone: str) -> str:
         "split": [settings.split_week, settings.split_day],
         "timezone": timezone,
         "telcoseg": telcoseg.__version__,
+        "code": _code_tag(),
     }
     return _digest(json.dumps(shape, sort_keys=True))
+
+
+def _code_tag() -> str:
+    """Hash of the source of the modules that compute a week's rows: a change to them
+    (a fix, say) must not read rows the old code stored, version bump or not."""
+    from telcoseg.features import individual, records, stats
+
+    try:
+        text = "".join(inspect.getsource(m) for m in (individual, records, stats))
+    except (OSError, TypeError):  # no source shipped (compiled only): the version decides
+        return ""
+    return _digest(text)
 
 
 def week_fingerprints(
