@@ -30,13 +30,15 @@ import hashlib
 import inspect
 import json
 import logging
+import operator
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 import telcoseg
@@ -274,15 +276,12 @@ def _kept_runs(
     return {r["week"]: r["run_id"] for r in rows}
 
 
-def _one_run_per_week(runs: Mapping[dt.date, str]) -> Any:
+def _one_run_per_week(runs: Mapping[dt.date, str]) -> Column:
     return _any([(F.col("week") == F.lit(w)) & (F.col("run_id") == r) for w, r in runs.items()])
 
 
-def _any(conditions: Sequence[Any]) -> Any:
-    out = conditions[0]
-    for c in conditions[1:]:
-        out = out | c
-    return out
+def _any(conditions: Sequence[Column]) -> Column:
+    return reduce(operator.or_, conditions)
 
 
 def _iso(value: Any) -> str | None:
