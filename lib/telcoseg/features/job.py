@@ -18,7 +18,7 @@ from telcoseg.config import Config
 from telcoseg.errors import ConfigError
 from telcoseg.features.population import SubscriberSubset
 from telcoseg.features.settings import Settings
-from telcoseg.features.vectors import bandicoot_records, behavior_vectors
+from telcoseg.features.vectors import bandicoot_records, behavior_vectors, effective_subset
 from telcoseg.features.weekly_store import TABLE as WEEKLY_TABLE
 from telcoseg.features.weekly_store import weekly_rows
 from telcoseg.logs import stage
@@ -79,9 +79,8 @@ def run(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> dict[str,
     }
     silver["cdr"] = read_table(spark, cdr_path, version=cdr_version)
     out_path = cfg.paths.table("gold", GOLD_TABLE)
-    subset = _subset(spark, args)
-    if subset is None and settings.subscribers:
-        subset = list(settings.subscribers)
+    # Resolved here too: weekly_rows must know whether the whole base is featurized.
+    subset = effective_subset(settings, _subset(spark, args))
     with stage(log, "features") as st:
         records = bandicoot_records(
             silver["cdr"],

@@ -24,7 +24,8 @@ from telcoseg.features.summary import flatten_weekly
 from telcoseg.features.telco import telco_features
 
 
-def _subset(settings: Settings, subset: SubscriberSubset) -> SubscriberSubset:
+def effective_subset(settings: Settings, subset: SubscriberSubset) -> SubscriberSubset:
+    """``subset`` if given, else the config's ``features.subscribers`` (None: everyone)."""
     if subset is None and settings.subscribers:
         return settings.subscribers
     return subset
@@ -52,7 +53,7 @@ def bandicoot_records(
     )
     require_columns(cells_df, ["cell_id", "latitude", "longitude"], "silver cells")
     window_df = filter_window(cdr_df, snapshot_date, settings.window_days, timezone)
-    window_df = filter_subscribers(window_df, _subset(settings, subscribers))
+    window_df = filter_subscribers(window_df, effective_subset(settings, subscribers))
     records = build_records(window_df, cells_df, timezone=timezone, settings=settings)
     return records.repartition(settings.partitions, "subscriber_id")
 
@@ -142,7 +143,7 @@ def behavior_vectors(
     arguments, if the caller has it; otherwise it is derived here.
     ``individual_weekly``: see :func:`indicators_from_records`.
     """
-    subset = _subset(settings, subscribers)
+    subset = effective_subset(settings, subscribers)
     if records_df is None:
         records_df = bandicoot_records(
             cdr_df,
