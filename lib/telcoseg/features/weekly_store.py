@@ -35,7 +35,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -105,7 +104,11 @@ def week_fingerprints(
     out = {}
     for monday in weeks:
         days = {(monday + dt.timedelta(days=i)).isoformat() for i in range(7)}
-        mine = [f for f in files if not partitioned or _iso(f.get("partition.event_date")) in days]
+        mine = [
+            f
+            for f in files
+            if not partitioned or delta.partition_value(f.get("partition.event_date")) in days
+        ]
         lines = sorted(
             "|".join(
                 str(f.get(k))
@@ -191,7 +194,7 @@ def _prune(path: str, before: dt.date) -> None:
     try:
         files, rows = delta.remove_files(
             path,
-            lambda a: (_iso(a.get("partition.week")) or "9999") < cutoff,
+            lambda a: (delta.partition_value(a.get("partition.week")) or "9999") < cutoff,
             {"job": "features", "rule": f"{TABLE} retention"},
         )
     except TelcosegError as exc:  # the weeks are stored; the next run prunes again
@@ -282,12 +285,6 @@ def _one_run_per_week(runs: Mapping[dt.date, str]) -> Column:
 
 def _any(conditions: Sequence[Column]) -> Column:
     return reduce(operator.or_, conditions)
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
 def _digest(text: str) -> str:

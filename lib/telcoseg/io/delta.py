@@ -131,16 +131,19 @@ def describe(path: str) -> dict[str, Any]:
 def active_files(path: str, version: int | None = None) -> list[dict[str, Any]]:
     """The table's add actions (at ``version``, default latest), read from the log only:
     ``path``, ``size_bytes``, ``modification_time``, ``num_records``, ``partition.<col>``,
-    statistics."""
-    return pa.table(_open(path, version).get_add_actions(flatten=True)).to_pylist()
+    statistics. ``partition_value`` turns a ``partition.<col>`` into its folder text."""
+    return _add_actions(_open(path, version))
+
+
+def _add_actions(dtable: DeltaTable) -> list[dict[str, Any]]:
+    return pa.table(dtable.get_add_actions(flatten=True)).to_pylist()
 
 
 def _active_paths(dtable: DeltaTable) -> dict[str, dict[str, Any]]:
     """Active files keyed by their on-disk relative path (the log's paths are URL-encoded)."""
     from urllib.parse import unquote
 
-    actions = pa.table(dtable.get_add_actions(flatten=True)).to_pylist()
-    return {unquote(a["path"]): a for a in actions}
+    return {unquote(a["path"]): a for a in _add_actions(dtable)}
 
 
 # --------------------------------------------------------------------------- reading
@@ -205,7 +208,8 @@ def _filter_column(col: str, op: str, value: Any) -> Any:
     return ops[op]
 
 
-def _partition_value(value: Any) -> str | None:
+def partition_value(value: Any) -> str | None:
+    """A partition value as Delta writes it in the log and folder names (dates ISO)."""
     return None if value is None else _partition_string(value)
 
 
@@ -519,7 +523,7 @@ def _remove_actions(
             deletion_timestamp=now,
             size=int(active[rel]["size_bytes"]),
             partition_values={
-                c: _partition_value(active[rel].get(f"partition.{c}")) for c in partition_by
+                c: partition_value(active[rel].get(f"partition.{c}")) for c in partition_by
             }
             if partition_by
             else None,
