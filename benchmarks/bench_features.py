@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import importlib.util
 import json
 import os
 import platform
@@ -40,16 +39,6 @@ SNAPSHOT = dt.date(2026, 3, 29)
 WINDOW_DAYS = 28
 N_CELLS = 500
 RESULTS = Path(__file__).resolve().parent / "results" / "features.json"
-
-
-def _parity_module() -> Any:
-    path = Path(__file__).resolve().parent / "bandicoot_parity.py"
-    spec = importlib.util.spec_from_file_location("bandicoot_parity", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bandicoot_parity"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def synthetic_cdr(spark: SparkSession, n_records: int, n_users: int, seed: int = 1) -> DataFrame:
@@ -126,7 +115,8 @@ def bench_bandicoot(
     spark: SparkSession, cdr: DataFrame, cells: DataFrame, n_users: int, workdir: Path
 ) -> dict[str, Any]:
     """bandicoot on the records of ``n_users`` subscribers (CSV write not timed)."""
-    parity = _parity_module()
+    import bandicoot_parity as parity  # a sibling script: benchmarks/ is on sys.path
+
     bc = parity.import_bandicoot()
     ids = [r.subscriber_id for r in cdr.select("subscriber_id").distinct().limit(n_users).collect()]
     local = F.from_utc_timestamp("event_time", "UTC")
