@@ -12,6 +12,21 @@ from pyspark.sql import DataFrame, SparkSession
 from telcoseg.fraud import indicators as I
 from test_fraud_support import SNAPSHOT, cdr_df, event, subscriber, subscribers_df
 
+USAGE = (
+    "subscriber_id",
+    "total_events",
+    "active_days",
+    "voice_out_calls",
+    "voice_in_calls",
+    "sms_events",
+    "data_sessions",
+    "voice_out_share",
+    "in_out_ratio",
+    "sms_share",
+    "data_day_share",
+)
+TIME_OF_DAY = ("subscriber_id", "night_share", "business_hours_share", "hour_entropy")
+GATEWAY = ("subscriber_id", "intl_in_share", "intl_out_share")
 MON = "2026-03-09"  # a Monday inside the 7-day window ending at SNAPSHOT (Sat 2026-03-14)
 SAT = "2026-03-14"
 
@@ -59,7 +74,7 @@ def test_usage_mix_counts_types_and_leaves_undefined_ratios_null(spark: SparkSes
         event("B", f"{MON} 09:00:00", "data"),  # data only: no calls
     ]
     check(
-        I.usage_mix_indicators(events(spark, rows)),
+        I.activity_indicators(events(spark, rows), 7, (8, 19)).select(*USAGE),
         expect(
             spark,
             [
@@ -93,10 +108,54 @@ def test_counterparties_per_day_novelty_growth_and_callbacks(spark: SparkSession
         expect(
             spark,
             # distinct/day (2+1+3)/3; novelty 5 numbers / 6 calls; growth 1.5/1.5; 4 of 5
-            # called or texted numbers never call back.
-            [("A", 2.0, 5 / 6, 1.0, 0.8, 0.2)],
+            # called or texted numbers never call back. B only receives: all undefined.
+            [("A", 2.0, 5 / 6, 1.0, 0.8, 0.2), ("B", None, None, None, None, None)],
             "subscriber_id string, distinct_out_per_day double, out_novelty double, "
             "counterparty_growth double, never_called_back_share double, callback_share double",
+        ),
+    )
+
+
+def test_day_counts_cross_the_64_day_words_of_a_long_window(spark: SparkSession) -> None:
+    # 130-day window ending at SNAPSHOT: day_index 0, 63, 64, 127, 128 and 129 sit in the
+    # first, second and third 64-bit word; early half = days 0-64, late half = 65-129.
+    first = SNAPSHOT - dt.timedelta(days=129)
+
+    def day(i: int, hour: str = "10:00:00") -> str:
+        return f"{first + dt.timedelta(days=i)} {hour}"
+
+    rows = [
+        event("A", day(0), cp="X"),
+        event("A", day(63), cp="X"),
+        event("A", day(63, "11:00:00"), cp="Y"),
+        event("A", day(64), cp="Y"),
+        event("A", day(127), "data"),
+        event("A", day(128), cp="Z"),
+        event("A", day(129), cp="X"),
+        event("A", day(129, "11:00:00"), cp="Z"),
+    ]
+    ev = events(spark, rows, window_days=130)
+    check(
+        I.activity_indicators(ev, 130, (8, 19)).select(
+            "subscriber_id", "active_days", "data_day_share"
+        ),
+        expect(
+            spark,
+            [("A", 6, 1 / 6)],
+            "subscriber_id string, active_days long, data_day_share double",
+        ),
+    )
+    # Calling days 0, 63, 64, 128, 129 with 1, 2, 1, 1, 2 numbers: 7 / 5 a day; early days
+    # (0-64) 4 numbers over 65 days, late (65-129) 3 over 65 days.
+    check(
+        I.counterparty_indicators(ev, 130).select(
+            "subscriber_id", "distinct_out_per_day", "out_novelty", "counterparty_growth"
+        ),
+        expect(
+            spark,
+            [("A", 7 / 5, 3 / 7, 0.75)],
+            "subscriber_id string, distinct_out_per_day double, out_novelty double, "
+            "counterparty_growth double",
         ),
     )
 
@@ -155,7 +214,7 @@ def test_time_of_day_night_business_hours_and_entropy(spark: SparkSession) -> No
     ]
     h = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75)) / math.log(24)
     check(
-        I.time_of_day_indicators(events(spark, rows), (8, 19)),
+        I.activity_indicators(events(spark, rows), 7, (8, 19)).select(*TIME_OF_DAY),
         expect(
             spark,
             [("A", 0.25, 0.5, h)],
@@ -169,7 +228,7 @@ def test_time_of_day_uses_the_configured_timezone(spark: SparkSession) -> None:
     # 2026-03-09 02:00 UTC is Sunday 22:00 in New York (UTC-4 after 8 March).
     rows = [event("A", f"{MON} 02:00:00")]
     ev = I.filter_window_events(cdr_df(spark, rows), SNAPSHOT, 7, "America/New_York")
-    row = I.time_of_day_indicators(ev, (8, 19)).first()
+    row = I.activity_indicators(ev, 7, (8, 19)).first()
     assert row is not None
     assert (row["night_share"], row["business_hours_share"]) == (0.0, 0.0)
 
@@ -229,7 +288,7 @@ def test_gateway_share_of_international_incoming_calls(spark: SparkSession) -> N
         event("B", f"{MON} 16:00:00", "sms", "in", intl=True, duration=None),  # not a call
     ]
     check(
-        I.gateway_indicators(events(spark, rows)),
+        I.activity_indicators(events(spark, rows), 7, (8, 19)).select(*GATEWAY),
         expect(
             spark,
             [("A", 0.75, 0.0), ("B", None, 1.0)],
