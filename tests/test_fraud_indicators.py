@@ -12,19 +12,8 @@ from pyspark.sql import DataFrame, SparkSession
 from telcoseg.fraud import indicators as I
 from test_fraud_support import SNAPSHOT, cdr_df, event, subscriber, subscribers_df
 
-USAGE = (
-    "subscriber_id",
-    "total_events",
-    "active_days",
-    "voice_out_calls",
-    "voice_in_calls",
-    "sms_events",
-    "data_sessions",
-    "voice_out_share",
-    "in_out_ratio",
-    "sms_share",
-    "data_day_share",
-)
+# The usage-mix columns: the indicators up to data_day_share, in the module's order.
+USAGE = ("subscriber_id", *I.INDICATOR_COLUMNS[: I.INDICATOR_COLUMNS.index("data_day_share") + 1])
 TIME_OF_DAY = ("subscriber_id", "night_share", "business_hours_share", "hour_entropy")
 GATEWAY = ("subscriber_id", "intl_in_share", "intl_out_share")
 MON = "2026-03-09"  # a Monday inside the 7-day window ending at SNAPSHOT (Sat 2026-03-14)
