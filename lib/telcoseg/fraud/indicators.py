@@ -136,10 +136,9 @@ def _day_bits(cond: Column, window_days: int) -> list[Column]:
 
 def _bit_total(words: Sequence[Column], masks: Sequence[int] | None = None) -> Column:
     """How many bits ``words`` hold (only those also set in ``masks``, when given)."""
-    counts = [
-        F.bit_count(w if masks is None else w.bitwiseAND(F.lit(m).cast("long")))
-        for w, m in zip(words, masks or [0] * len(words), strict=True)
-    ]
+    if masks is not None:
+        words = [w.bitwiseAND(F.lit(m).cast("long")) for w, m in zip(words, masks, strict=True)]
+    counts = [F.bit_count(w) for w in words]
     return sum(counts[1:], counts[0]).cast("long")
 
 
