@@ -247,11 +247,23 @@ def _as_text(col: Column, dtype: T.DataType) -> Column:
 
 
 def relative_source_file(landing: str) -> Column:
-    """Spark's file URI of the row, as a path relative to the landing root."""
+    """Spark's file URI of the row, as a path relative to the landing root.
+
+    Evaluated for every row, so the common case stays cheap: a URI without ``%`` has
+    nothing to decode, and the scheme goes by prefix tests, not a regex. Decoding and the
+    regex took a sixth of the landing -> bronze write of 10M CDR rows (42.5 s vs 35.1 s,
+    three alternating rounds).
+    """
+    path = F.col("_metadata.file_path")
     # Hadoop URL-encodes the path but leaves '+', which url_decode would turn into a space.
-    uri = F.regexp_replace(F.col("_metadata.file_path"), r"\+", "%2B")
-    decoded = F.url_decode(uri)
-    local = F.regexp_replace(decoded, r"^file:(//)?", "")
+    decoded = F.when(
+        path.contains("%"), F.url_decode(F.replace(path, F.lit("+"), F.lit("%2B")))
+    ).otherwise(path)
+    local = (
+        F.when(decoded.startswith("file://"), F.substring(decoded, 8, 1 << 20))
+        .when(decoded.startswith("file:"), F.substring(decoded, 6, 1 << 20))
+        .otherwise(decoded)
+    )
     root = normalize_uri(landing).rstrip("/") + "/"
     root_remote = spark_uri(landing).rstrip("/") + "/"
     return (
