@@ -24,7 +24,7 @@ from telcoseg.ingest.hmac_key import (
     load_key,
     pseudonym,
 )
-from telcoseg.ingest.phones import NumberPlan, describe_number, plan_tag
+from telcoseg.ingest.phones import NumberPlan, describe_number, normalized_imei, plan_tag
 from telcoseg.ingest.settings import Settings
 
 KEY = b"unit-test-key-0123456789"
@@ -108,6 +108,21 @@ def test_source_file_is_the_path_below_the_landing_root_for_awkward_names(
     got = sorted((r["cell_id"], r["source_file"]) for r in rows)
     want = sorted((f"{i}-{s}", f"cells/{name}") for i, name in enumerate(names) for s in ("x", "y"))
     assert got == want
+
+
+def test_imei_separators_are_dropped_and_nothing_else(spark: SparkSession) -> None:
+    """Spaces (ASCII whitespace), dashes and slashes go; any other character stays, so a
+    non-breaking space or a dot still makes the IMEI malformed."""
+    texts = [
+        "49-015420-323751-8", "49 015420\t323751/8", "4901542032375\r\n18",
+        "49\u00a0015420323751", "49.015420.323751", "abc",
+    ]  # fmt: skip
+    df = spark.createDataFrame([(t,) for t in texts], "imei string")
+    got = [r[0] for r in df.select(normalized_imei("imei")).collect()]
+    assert got == [
+        "490154203237518", "490154203237518", "490154203237518",
+        "49\u00a0015420323751", "49.015420.323751", "abc",
+    ]  # fmt: skip
 
 
 def test_text_parsers_return_null_instead_of_failing(spark: SparkSession) -> None:

@@ -384,12 +384,15 @@ class _Run:
         if not todo:
             return
         tz = self.cfg.timezone
+        texts: dict[str, DataFrame] = {}
         cleaned: dict[str, DataFrame] = {}
         for name, inp in todo.items():
             order = {(e.bronze_run_id, e.path): i for i, e in enumerate(inp.files)}
-            df = reduce(DataFrame.unionByName, inp.frames)
-            cleaned[name] = S.with_file_order(S.with_clean_text(df, name), order)
-        own_numbers, numbers, imeis = self._lookups(cleaned)
+            texts[name] = S.with_clean_text(reduce(DataFrame.unionByName, inp.frames), name)
+            cleaned[name] = S.with_file_order(texts[name], order)
+        # The facts need no file order: Spark keeps a left join whose columns go unused,
+        # a hash of two strings per row.
+        own_numbers, numbers, imeis = self._lookups(texts)
         quarantine_parts: list[DataFrame] = []
         observed: dict[str, tuple[list[Observation], Observation]] = {}
         for name, df in cleaned.items():
@@ -425,7 +428,7 @@ class _Run:
                     # Only the (few) rows of repeated record_ids need a winner.
                     few = accepted.join(self.repeated, "record_id", "left_semi")
                     firsts = S.first_arrivals(few, S.KEYS[name].columns)
-                out, mode, obs_valid = self._collapse(name, valid, df, firsts)
+                out, mode, obs_valid = self._collapse(name, valid, texts[name], firsts)
                 out = out.observe(
                     obs_out,
                     F.count_if(F.col("ingest_run_id") == self.run_id).alias("n"),

@@ -135,7 +135,10 @@ def batch_facts(cleaned: Mapping[str, DataFrame]) -> DataFrame:
             for c in SOURCES[name].phone_columns
         ]
         if name == "cdr":
-            imei = normalized_imei("imei")
+            # Normalized once in a projection: inside the array below it would be
+            # evaluated once for the test and again for the value.
+            df = df.withColumn("_imei", normalized_imei("imei"))
+            imei = F.col("_imei")
             values.append(fact(IMEI_KIND, F.when(imei.rlike(IMEI.pattern), imei)))
             values.append(fact(CDR_KEY, F.col("record_id")))
         if values:
