@@ -95,19 +95,23 @@ def test_row_positions_keep_file_order_when_spark_splits_a_csv(
 def test_source_file_is_the_path_below_the_landing_root_for_awkward_names(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    """Spark URL-encodes the path of every row; source_file is the path as named."""
-    root = tmp_path / "land zone+1"
-    folder = root / "cells"
-    folder.mkdir(parents=True)
-    names = ["plain.csv", "a b+c%20d.csv", "caf\u00e9 #1.csv"]
-    for i, name in enumerate(names):
-        (folder / name).write_text(f"cell_id,latitude,longitude\n{i}-x,1.0,2.0\n{i}-y,1.5,2.5\n")
-    files = landing.discover(str(root), "cells")
-    (group,) = landing.plan_reads(files, SOURCES["cells"], Settings().mapping("cells"))
-    rows = landing.read_group(spark, group, str(root)).collect()
-    got = sorted((r["cell_id"], r["source_file"]) for r in rows)
-    want = sorted((f"{i}-{s}", f"cells/{name}") for i, name in enumerate(names) for s in ("x", "y"))
-    assert got == want
+    """Spark URL-encodes the path of every row; source_file is the path as named. Under
+    the first root every URI has an escape to decode; under the second only some do."""
+    names = ["plain.csv", "a b+c%20d.csv", "caf\u00e9 #1.csv", "x+y.csv"]
+    for root in (tmp_path / "land zone+1", tmp_path / "landing"):
+        folder = root / "cells"
+        folder.mkdir(parents=True)
+        for i, name in enumerate(names):
+            text = f"cell_id,latitude,longitude\n{i}-x,1.0,2.0\n{i}-y,1.5,2.5\n"
+            (folder / name).write_text(text)
+        files = landing.discover(str(root), "cells")
+        (group,) = landing.plan_reads(files, SOURCES["cells"], Settings().mapping("cells"))
+        rows = landing.read_group(spark, group, str(root)).collect()
+        got = sorted((r["cell_id"], r["source_file"]) for r in rows)
+        want = sorted(
+            (f"{i}-{s}", f"cells/{name}") for i, name in enumerate(names) for s in ("x", "y")
+        )
+        assert got == want, root.name
 
 
 def test_imei_separators_are_dropped_and_nothing_else(spark: SparkSession) -> None:
